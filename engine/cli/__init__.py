@@ -1,0 +1,41 @@
+"""The `cpe` command. Each command group lives in its own module and registers on `app`.
+
+Exit status (the contract): 0 the command did its job, whatever the outcome; 2 bad input,
+with one line on stderr naming the problem; 1 a fault of the engine itself.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from engine.cli.common import app
+
+# Command modules register themselves on `app` when imported.
+from engine.cli import policy_cmds  # noqa: E402,F401
+
+
+def main() -> None:
+    from engine.errors import InputError
+
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        print(f"cpe: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the engine's own fault
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("CPE_DEBUG"):
+            raise
+        print(f"cpe: internal error: {type(exc).__name__}: {exc} (set CPE_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,59 @@
+"""What every command shares: the typer app, output formats, the suite, printing."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(name="cpe", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Commissioning policy engine: NHS commissioning policies and formularies as rules.\n\n"
+                       "Exit status: 0 done (whatever the outcome), 2 bad input, 1 engine fault.")
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+FormatOpt = typer.Option(Format.text, "--format", "-f", help="text for people, json for programs")
+PoliciesOpt = typer.Option(None, "--policies", envvar="CPE_POLICIES",
+                           help="the policies folder (default: policies/ of this checkout)")
+
+
+def suite(root: Optional[Path] = None):
+    from engine.suite import Suite
+
+    return Suite(root)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_default) + "\n")
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (dt.date, dt.datetime)):
+        return o.isoformat()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+def print_lines(lines: list[tuple[str, str]]) -> None:
+    """(style, text) lines through rich, which honours NO_COLOR and plain pipes."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False, soft_wrap=True)
+    for style, text in lines:
+        console.print(Text(text, style=style or ""))
+
+
+def parse_on(on: Optional[str]) -> Optional[dt.date]:
+    from engine.versions import parse_date
+
+    return parse_date(on) if on else None

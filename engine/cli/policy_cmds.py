@@ -1,0 +1,85 @@
+"""`cpe policies`, `cpe evaluate`, `cpe explain`: the core questions about policies."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from engine.cli.common import Format, FormatOpt, PoliciesOpt, app, parse_on, print_json, print_lines, suite
+
+
+@app.command("policies")
+def policies_cmd(fmt: Format = FormatOpt, policies: Optional[Path] = PoliciesOpt) -> None:
+    """List every policy and its versions."""
+    s = suite(policies)
+    rows = []
+    for p in s.policies():
+        rows.append({"id": p.id, "title": p.title, "commissioning": p.commissioning, "versions": [
+            {"version": v.version, "status": v.status,
+             "effective_from": v.effective_from.isoformat() if v.effective_from else None,
+             "effective_to": v.effective_to.isoformat() if v.effective_to else None} for v in p.versions]})
+    if fmt == Format.json:
+        print_json(rows)
+        return
+    lines: list[tuple[str, str]] = []
+    for r in rows:
+        lines.append(("bold", f"{r['id']}: {r['title']}"))
+        for v in r["versions"]:
+            span = f"from {v['effective_from']}" if v["effective_from"] else "not in force"
+            if v["effective_to"]:
+                span += f" to {v['effective_to']}"
+            lines.append(("", f"    {v['version']:<12} {v['status']:<9} {span}"))
+    print_lines(lines)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    policy_id: str = typer.Argument(..., help="policy id, e.g. assisted-conception"),
+    patient: Optional[Path] = typer.Option(None, "--patient", "-p",
+                                           help="patient facts: a JSON or YAML mapping of attribute to value"),
+    on: Optional[str] = typer.Option(None, "--on", help="referral date (YYYY-MM-DD): picks the ratified "
+                                                        "version in force then"),
+    version: Optional[str] = typer.Option(None, "--version", "-v", help="a version label (drafts only this way)"),
+    fmt: Format = FormatOpt,
+    policies: Optional[Path] = PoliciesOpt,
+) -> None:
+    """Decide one patient under one policy version: outcome, route, each criterion, what is missing."""
+    from engine.decide import decide
+    from engine.errors import InputError
+    from engine.patient import read_patient
+
+    if patient is None:
+        raise InputError.of("bad-option", "give the patient's facts with --patient FILE")
+    s = suite(policies)
+    day = parse_on(on)
+    rv = s.select(policy_id, version=version, on=day)
+    facts = read_patient(patient, s.attributes)
+    d = decide(rv, facts, day)
+    if fmt == Format.json:
+        print_json(d.to_json())
+    else:
+        from engine.explain import decision_text
+
+        print_lines(decision_text(d))
+
+
+@app.command("explain")
+def explain_cmd(
+    policy_id: str = typer.Argument(..., help="policy id"),
+    version: Optional[str] = typer.Option(None, "--version", "-v", help="a version label"),
+    on: Optional[str] = typer.Option(None, "--on", help="the version in force on this date"),
+    fmt: Format = FormatOpt,
+    policies: Optional[Path] = PoliciesOpt,
+) -> None:
+    """Show a policy version's criteria as readable text: wording, logic and source of each."""
+    s = suite(policies)
+    rv = s.select(policy_id, version=version, on=parse_on(on))
+    if fmt == Format.json:
+        from engine.resolve import canonical
+
+        print_json({**canonical(rv), "digest": rv.digest})
+        return
+    from engine.explain import policy_text
+
+    print_lines(policy_text(rv))

@@ -1,0 +1,64 @@
+"""Errors the user can act on, each naming the file, line and what is wrong.
+
+`InputError` (exit 2) is bad input: a policy file, a patient file, an unknown id.
+Anything else escaping the CLI is an engine fault (exit 1).
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}"
+        return self.file or ""
+
+
+@dataclass
+class Problem:
+    """One located, coded message: `file:line: code: message (hint)`."""
+
+    code: str
+    message: str
+    location: Location = field(default_factory=Location)
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        text = f"{self.code}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return f"{where}: {text}" if where else text
+
+
+class InputError(Exception):
+    """Bad input from outside the engine; the CLI prints it on one line and exits 2."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Problem | Iterable[Problem]):
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "; ".join(str(p) for p in self.problems)
+
+    @classmethod
+    def of(cls, code: str, message: str, file: str | None = None, line: int | None = None,
+           hint: str | None = None) -> "InputError":
+        return cls(Problem(code, message, Location(file, line), hint))
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str | None:
+    """A 'did you mean' hint from the closest valid names, or None when nothing is close."""
+    close = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -1,0 +1,126 @@
+"""Read policy, attribute and case files into validated models; every error names file and line."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from engine.errors import InputError, Location, Problem
+from engine.model.attributes import Attribute, AttributeDictionary
+from engine.model.policy import Policy
+from engine.source import LDict, display_path, line_of, load_file
+
+M = TypeVar("M", bound=BaseModel)
+
+
+_TAGS = {"all", "any", "not", "if", "compare", "policy"}
+
+
+def _path(loc: tuple) -> str:
+    """The error path without the union tags pydantic inserts (`compare`, or a tag before its own field)."""
+    parts: list[str] = []
+    for i, p in enumerate(loc):
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        if p == "compare" or (p in _TAGS and nxt == p) or (isinstance(p, str) and p.startswith("function-")):
+            continue
+        parts.append(str(p))
+    return ".".join(parts)
+
+
+def _describe(err: dict) -> str:
+    loc = _path(err["loc"])
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def problems_from(exc: ValidationError, data: Any, file: str) -> list[Problem]:
+    """pydantic errors → located problems, one per distinct path, in file order."""
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for err in exc.errors(include_url=False):
+        text = _describe(err)
+        if text in seen:
+            continue
+        seen.add(text)
+        out.append(Problem("invalid-policy" if "versions" in err["loc"] or "criteria" in str(err["loc"])
+                           else "invalid-file", text, Location(file, line_of(data, err["loc"]))))
+    out.sort(key=lambda p: p.location.line or 0)
+    return out
+
+
+def validate(model: type[M], data: Any, file: str) -> M:
+    """Validate located data into `model`, raising InputError with file:line for each fault."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(problems_from(exc, data, file)) from None
+
+
+def load_attributes(path: Path) -> AttributeDictionary:
+    data = load_file(path)
+    file = display_path(path)
+    if not isinstance(data, dict):
+        raise InputError.of("invalid-file", "the attribute dictionary must be a mapping of name to attribute", file)
+    attrs: dict[str, Attribute] = {}
+    problems: list[Problem] = []
+    for name, spec in data.items():
+        line = data.key_lines.get(name) if isinstance(data, LDict) else None
+        if not isinstance(spec, dict):
+            problems.append(Problem("invalid-attribute", f"{name}: expected a mapping", Location(file, line)))
+            continue
+        try:
+            attrs[name] = Attribute.model_validate({**spec, "name": name})
+        except ValidationError as exc:
+            for p in problems_from(exc, spec, file):
+                p.message = f"{name}.{p.message}"
+                p.code = "invalid-attribute"
+                problems.append(p)
+    if problems:
+        raise InputError(problems)
+    return AttributeDictionary(attributes=attrs)
+
+
+def load_policy_file(path: Path) -> tuple[Policy, Any]:
+    """The policy model and the located raw data (kept for later located checks)."""
+    data = load_file(path)
+    file = display_path(path)
+    if not isinstance(data, dict):
+        raise InputError.of("invalid-policy", "a policy file must be a mapping", file)
+    return validate(Policy, data, file), data
+
+
+def node_lines(policy: Policy, raw: Any) -> dict[int, int]:
+    """id(criterion node) → line, by walking the model and the located raw data together."""
+    lines: dict[int, int] = {}
+
+    def pair(node: Any, data: Any, line: int | None) -> None:
+        if line:
+            lines[id(node)] = line
+        if not isinstance(data, LDict):
+            return
+        for key, attr in (("all", "all"), ("any", "any")):
+            if key in data and hasattr(node, attr):
+                for i, child in enumerate(getattr(node, attr)):
+                    pair(child, data[key][i], data[key].item_lines[i])
+        for key, attr in (("not", "not_"), ("if", "if_"), ("then", "then")):
+            if key in data and hasattr(node, attr):
+                pair(getattr(node, attr), data[key], data.key_lines[key])
+
+    for v, vraw in zip(policy.versions, raw.get("versions", [])):
+        for key in ("criteria", "scope_criteria"):
+            nodes = getattr(v, key) or ()
+            for i, n in enumerate(nodes):
+                pair(n, vraw[key][i], vraw[key].item_lines[i])
+        for ch, craw in zip(v.changes, vraw.get("changes", [])):
+            if ch.replace is not None:
+                pair(ch.replace.with_, craw["replace"]["with"], craw["replace"].key_lines["with"])
+            if ch.add is not None:
+                pair(ch.add.criterion, craw["add"]["criterion"], craw["add"].key_lines["criterion"])
+    return lines

@@ -1,0 +1,1 @@
+"""pydantic models of everything loaded from outside: attributes, criteria, policies, formularies."""

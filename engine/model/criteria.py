@@ -1,0 +1,181 @@
+"""The criteria tree of a policy version: connectives, comparisons and policy references.
+
+Every node may be a *criterion* (it has an `id` and the policy's own `text`); a criterion
+says where its wording comes from (`provenance`, `citation`), inherited by its children.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+Provenance = Literal["seed", "public", "comparator"]
+Scalar = Union[bool, int, float, str]
+
+OPS = {"=": "=", "==": "=", "!=": "!=", "≠": "!=", "<": "<", "<=": "<=", "≤": "<=",
+       ">": ">", ">=": ">=", "≥": ">=", "in": "in", "between": "between"}
+OP_WORDS = {"=": "is", "!=": "is not", "<": "under", "<=": "at most", ">": "over",
+            ">=": "at least", "in": "one of", "between": "between"}
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str | None = None
+    text: str | None = None
+    provenance: Provenance | None = None
+    citation: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _criterion_fields(self) -> "_Node":
+        if self.text is not None and self.id is None:
+            raise ValueError("a criterion with 'text' needs an 'id'")
+        return self
+
+    def children(self) -> tuple["Node", ...]:
+        return ()
+
+    @property
+    def is_criterion(self) -> bool:
+        return self.id is not None
+
+
+class AllOf(_Node):
+    kind: Literal["all"] = Field("all", exclude=True)
+    all: tuple["Node", ...] = Field(min_length=1)
+
+    def children(self) -> tuple["Node", ...]:
+        return self.all
+
+
+class AnyOf(_Node):
+    kind: Literal["any"] = Field("any", exclude=True)
+    any: tuple["Node", ...] = Field(min_length=1)
+
+    def children(self) -> tuple["Node", ...]:
+        return self.any
+
+
+class Not(_Node):
+    kind: Literal["not"] = Field("not", exclude=True)
+    not_: "Node" = Field(alias="not")
+
+    def children(self) -> tuple["Node", ...]:
+        return (self.not_,)
+
+
+class IfThen(_Node):
+    """`if X then Y`, which is `NOT X OR Y`: Y only matters for patients X applies to."""
+
+    kind: Literal["if"] = Field("if", exclude=True)
+    if_: "Node" = Field(alias="if")
+    then: "Node"
+
+    def children(self) -> tuple["Node", ...]:
+        return (self.if_, self.then)
+
+
+class Compare(_Node):
+    """One attribute against a threshold: `=, !=, <, <=, >, >=, in, between`."""
+
+    kind: Literal["compare"] = Field("compare", exclude=True)
+    attr: str
+    op: str
+    value: Scalar | tuple[Scalar, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    inclusive: Literal["both", "neither", "min", "max"] = "both"
+
+    @field_validator("op")
+    @classmethod
+    def _op(cls, v: str) -> str:
+        if v not in OPS:
+            raise ValueError(f"unknown operator {v!r}; use one of {', '.join(sorted(set(OPS.values())))}")
+        return OPS[v]
+
+    @model_validator(mode="after")
+    def _operands(self) -> "Compare":
+        if self.op == "between":
+            if self.min is None or self.max is None:
+                raise ValueError("'between' needs 'min' and 'max'")
+            if self.value is not None:
+                raise ValueError("'between' takes 'min' and 'max', not 'value'")
+            if self.min > self.max:
+                raise ValueError(f"'between' min {self.min} is greater than max {self.max}")
+        elif self.op == "in":
+            if not isinstance(self.value, tuple) or not self.value:
+                raise ValueError("'in' needs 'value' to be a non-empty list")
+        else:
+            if self.value is None or isinstance(self.value, tuple):
+                raise ValueError(f"{self.op!r} needs a single 'value'")
+            if self.min is not None or self.max is not None:
+                raise ValueError("'min' and 'max' are only for 'between'")
+        return self
+
+    def threshold_text(self) -> str:
+        """The test in words, e.g. 'between 18 and 42 (inclusive)'."""
+        if self.op == "between":
+            lo, hi = _fmt(self.min), _fmt(self.max)
+            incl = {"both": "inclusive", "neither": "exclusive",
+                    "min": f"including {lo}, excluding {hi}", "max": f"excluding {lo}, including {hi}"}
+            return f"between {lo} and {hi} ({incl[self.inclusive]})"
+        if self.op == "in":
+            return "one of " + ", ".join(_fmt(v) for v in self.value)  # type: ignore[union-attr]
+        return f"{OP_WORDS[self.op]} {_fmt(self.value)}"
+
+
+class PolicyRef(_Node):
+    """Met when the patient is eligible under another policy (e.g. 'removal in accordance with this policy')."""
+
+    kind: Literal["policy"] = Field("policy", exclude=True)
+    policy: str
+    version: str | None = None
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _node_kind(v: Any) -> str | None:
+    if isinstance(v, _Node):
+        return v.kind  # type: ignore[attr-defined]
+    if not isinstance(v, dict):
+        return None
+    for key in ("all", "any", "not", "if", "policy"):
+        if key in v:
+            return key
+    if "attr" in v:
+        return "compare"
+    return None
+
+
+Node = Annotated[
+    Union[
+        Annotated[AllOf, Tag("all")],
+        Annotated[AnyOf, Tag("any")],
+        Annotated[Not, Tag("not")],
+        Annotated[IfThen, Tag("if")],
+        Annotated[Compare, Tag("compare")],
+        Annotated[PolicyRef, Tag("policy")],
+    ],
+    Discriminator(
+        _node_kind,
+        custom_error_type="criterion_kind",
+        custom_error_message="a criterion needs one of 'all', 'any', 'not', 'if'/'then', 'attr'/'op', or 'policy'",
+    ),
+]
+
+for _cls in (AllOf, AnyOf, Not, IfThen):
+    _cls.model_rebuild()
+
+
+def walk(node: Node):
+    """Every node of a tree, parents before children."""
+    yield node
+    for child in node.children():
+        yield from walk(child)
