@@ -38,6 +38,8 @@ def evaluate_cmd(
     policy_id: str = typer.Argument(..., help="policy id, e.g. assisted-conception"),
     patient: Optional[Path] = typer.Option(None, "--patient", "-p",
                                            help="patient facts: a JSON or YAML mapping of attribute to value"),
+    fhir: Optional[Path] = typer.Option(None, "--fhir", help="patient facts from a FHIR R4 Bundle (JSON): "
+                                                             "age, BMI, smoking status; the rest unknown"),
     on: Optional[str] = typer.Option(None, "--on", help="referral date (YYYY-MM-DD): picks the ratified "
                                                         "version in force then"),
     version: Optional[str] = typer.Option(None, "--version", "-v", help="a version label (drafts only this way)"),
@@ -49,15 +51,25 @@ def evaluate_cmd(
     from engine.errors import InputError
     from engine.patient import read_patient
 
-    if patient is None:
-        raise InputError.of("bad-option", "give the patient's facts with --patient FILE")
+    if (patient is None) == (fhir is None):
+        raise InputError.of("bad-option", "give the patient's facts with --patient FILE or --fhir BUNDLE.json "
+                                          "(one of them)")
     s = suite(policies)
     day = parse_on(on)
     rv = s.select(policy_id, version=version, on=day)
-    facts = read_patient(patient, s.attributes)
+    mapped = None
+    if fhir is not None:
+        from engine.fhir import load_bundle
+        from engine.patient import validate_patient
+        from engine.source import display_path
+
+        mapped = load_bundle(fhir, day)
+        facts = validate_patient(mapped.facts, s.attributes, display_path(fhir))
+    else:
+        facts = read_patient(patient, s.attributes)  # type: ignore[arg-type]
     d = decide(rv, facts, day)
     if fmt == Format.json:
-        print_json(d.to_json())
+        print_json({**d.to_json(), "fhir": mapped.to_json()} if mapped else d.to_json())
     else:
         from engine.explain import decision_text
 
