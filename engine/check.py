@@ -35,12 +35,16 @@ def value_fits(attr: Attribute, value: Any) -> str | None:
 
 
 def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str,
-                  lines: dict[int, int], where: str) -> list[Problem]:
+                  lines: dict[int, tuple[int, dict]], where: str) -> list[Problem]:
     problems: list[Problem] = []
-    seen: dict[str, int | None] = {}
+    seen: set[str] = set()
 
-    def at(n: Node) -> Location:
-        return Location(file, lines.get(id(n)))
+    def at(n: Node, *keys: str) -> Location:
+        line, key_lines = lines.get(id(n), (None, {}))
+        for k in keys:
+            if k in key_lines:
+                return Location(file, key_lines[k])
+        return Location(file, line)
 
     def visit(n: Node, provenance: str | None, citation: str | None) -> None:
         provenance = n.provenance or provenance
@@ -49,7 +53,7 @@ def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str
             if n.id in seen:
                 problems.append(Problem("duplicate-criterion", f"{where}: criterion id {n.id!r} is used twice",
                                         at(n)))
-            seen[n.id] = lines.get(id(n))
+            seen.add(n.id)
             if provenance is None or citation is None:
                 problems.append(Problem("missing-provenance",
                                         f"{where}: criterion {n.id!r} needs 'provenance' (seed, public or "
@@ -57,7 +61,7 @@ def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str
         if isinstance(n, Compare):
             if n.attr not in attrs:
                 problems.append(Problem("unknown-attribute", f"{where}: attribute {n.attr!r} is not in the "
-                                        "dictionary (policies/attributes.yaml)", at(n),
+                                        "dictionary (policies/attributes.yaml)", at(n, "attr"),
                                         did_you_mean(n.attr, attrs.names())))
             else:
                 a = attrs[n.attr]
@@ -65,12 +69,13 @@ def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str
                           list(n.value) if isinstance(n.value, tuple) else [n.value])
                 if n.op in ("<", "<=", ">", ">=", "between") and a.type not in ("integer", "number"):
                     problems.append(Problem("bad-operator", f"{where}: {n.op!r} needs a numeric attribute; "
-                                            f"{n.attr!r} is {a.type}", at(n)))
+                                            f"{n.attr!r} is {a.type}", at(n, "op")))
                 else:
                     for val in values:
                         why = value_fits(a, val)
                         if why:
-                            problems.append(Problem("bad-value", f"{where}: {n.attr}: {why}", at(n)))
+                            problems.append(Problem("bad-value", f"{where}: {n.attr}: {why}",
+                                                    at(n, "value", "min", "max")))
         for c in n.children():
             visit(c, provenance, citation)
 

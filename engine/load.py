@@ -96,13 +96,16 @@ def load_policy_file(path: Path) -> tuple[Policy, Any]:
     return validate(Policy, data, file), data
 
 
-def node_lines(policy: Policy, raw: Any) -> dict[int, int]:
-    """id(criterion node) → line, by walking the model and the located raw data together."""
-    lines: dict[int, int] = {}
+NodeLines = dict[int, tuple[int, dict]]
+
+
+def node_lines(policy: Policy, raw: Any) -> NodeLines:
+    """id(criterion node) → (its line, the lines of its keys), walking model and located data together."""
+    lines: NodeLines = {}
 
     def pair(node: Any, data: Any, line: int | None) -> None:
         if line:
-            lines[id(node)] = line
+            lines[id(node)] = (line, getattr(data, "key_lines", {}))
         if not isinstance(data, LDict):
             return
         for key, attr in (("all", "all"), ("any", "any")):

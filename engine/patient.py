@@ -38,7 +38,7 @@ def validate_patient(facts: Mapping[str, Any], attrs: AttributeDictionary, file:
         why = value_fits(a, value)
         if why is None and a.type in ("integer", "number"):
             if (a.min is not None and value < a.min) or (a.max is not None and value > a.max):
-                why = f"{_fmt(value)} is outside the allowed range ({a.range_text()})"
+                why = f"{_fmt(value)} is outside the allowed range"
         if why:
             problems.append(Problem("bad-value", f"{name}: {why}", where, f"allowed: {a.range_text()}"))
             continue

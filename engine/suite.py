@@ -11,7 +11,7 @@ from pathlib import Path
 
 from engine.check import check_version
 from engine.errors import InputError, Problem, did_you_mean
-from engine.load import load_attributes, load_policy_file, node_lines
+from engine.load import NodeLines, load_attributes, load_policy_file, node_lines
 from engine.model.attributes import AttributeDictionary
 from engine.model.criteria import PolicyRef
 from engine.model.policy import Policy, Version
@@ -31,7 +31,7 @@ def default_policies_dir() -> Path:
 class Suite:
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else default_policies_dir()
-        self._policies: dict[str, tuple[Policy, dict[int, int], str]] = {}
+        self._policies: dict[str, tuple[Policy, NodeLines, str]] = {}
         self._resolved: dict[tuple[str, str], ResolvedVersion] = {}
         self._extra: dict[str, Path] = {}
 
@@ -105,7 +105,8 @@ class Suite:
                 ratified = [x for x in target.versions if x.status == "ratified"]
                 if not ratified:
                     raise InputError.of("invalid-policy", f"{policy_id} {label}: refers to {ref.policy!r}, "
-                                                          "which has no ratified version", file, lines.get(id(ref)))
+                                                          "which has no ratified version", file,
+                                        lines.get(id(ref), (None,))[0])
                 found = max(ratified, key=lambda x: x.effective_from)  # type: ignore[arg-type,return-value]
             return self.resolved(ref.policy, found.version, _stack + (policy_id,))
 
@@ -140,7 +141,7 @@ class Suite:
                     problems += [p for p in e.problems if p not in problems]
         return problems
 
-    def lines_of(self, policy_id: str) -> tuple[dict[int, int], str]:
+    def lines_of(self, policy_id: str) -> tuple[NodeLines, str]:
         self.policy(policy_id)
         _, lines, file = self._policies[policy_id]
         return lines, file

@@ -15,25 +15,17 @@ from engine.cli import policy_cmds  # noqa: E402,F401
 
 
 def main() -> None:
+    """Run `cpe`: usage errors and bad input exit 2 with one line; engine faults exit 1."""
     from engine.errors import InputError
 
     try:
-        app(standalone_mode=False)
+        app()  # standalone: typer reports usage errors itself, with exit status 2
     except InputError as exc:
         print(f"cpe: {exc}", file=sys.stderr)
         sys.exit(2)
-    except SystemExit:
-        raise
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # the engine's own fault
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if os.environ.get("CPE_DEBUG"):
             raise
         print(f"cpe: internal error: {type(exc).__name__}: {exc} (set CPE_DEBUG=1 for a traceback)",
