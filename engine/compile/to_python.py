@@ -29,14 +29,23 @@ def _lit(v: Any) -> str:
     return repr(tuple(v)) if isinstance(v, (tuple, list)) else repr(v)
 
 
+def _num(x: Any) -> str:
+    """A threshold literal; an integral float prints as an int (Python compares int and
+    float exactly, so the result is the same and the int comparison is faster)."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 2 ** 53:
+        return str(int(x))
+    return repr(x)
+
+
 def _cmp_expr(s: Step, v: str) -> str:
     """The comparison as the reference evaluator writes it, on a known value `v`."""
     if s.op == "between":
-        lo = f"{v} >= {s.lo!r}" if s.lo_incl else f"{v} > {s.lo!r}"
-        hi = f"{v} <= {s.hi!r}" if s.hi_incl else f"{v} < {s.hi!r}"
-        return f"({lo} and {hi})"
+        lo = f"{_num(s.lo)} {'<=' if s.lo_incl else '<'} "
+        hi = f" {'<=' if s.hi_incl else '<'} {_num(s.hi)}"
+        return f"({lo}{v}{hi})"
     op = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "in"}[s.op]  # type: ignore[index]
-    return f"({v} {op} {_lit(s.value)})"
+    lit = _num(s.value) if isinstance(s.value, float) else _lit(s.value)
+    return f"({v} {op} {lit})"
 
 
 class CompiledPython:
@@ -186,9 +195,19 @@ class CompiledPython:
             expr[i] = e
         # named nodes were emitted child-first because of the reversed walk; keep that order
         out += body
-        out += self._branch("    ", [expr[i] for i in prog.scope_tops], [expr[i] for i in prog.crit_tops],
-                            kleene=False)
-        out.append(f"    return (OUT[b], ROUTE[b], ({''.join(f't{i}, ' for i in crit)}), ())")
+        tup = f"({''.join(f't{i}, ' for i in crit)})"
+        ret = lambda b: f"return ({table[b][0]!r}, {table[b][1]!r}, {tup}, ())"  # noqa: E731
+        scope = " and ".join(expr[i] for i in prog.scope_tops)
+        met = " and ".join(expr[i] for i in prog.crit_tops) or "True"
+        if scope:
+            out.append(f"    if not ({scope}): {ret(0)}")
+        c = prog.commissioning
+        if c == "not_routinely_commissioned":
+            out.append(f"    {ret(1)}")
+        elif c == "routinely_commissioned":
+            out.append(f"    {ret(2)}")
+        else:
+            out += [f"    if {met}: {ret(3)}", f"    {ret(4)}"]
         return out
 
     # -- the drop-in ----------------------------------------------------------------------
