@@ -37,7 +37,8 @@ def decision_text(d: Decision) -> list[tuple[str, str]]:
         out.append((_style(c.status), f"{pad}{MARK[c.status]} {c.id}{' (scope)' if c.scope else ''}: "
                                        f"{label}{prov}"))
         for f in c.facts:
-            out.append(("dim", f"{pad}    {f.attribute} = {value_text(f.value)}; needs {f.expected}"))
+            out.append(("dim", f"{pad}    {MARK[f.status]} {f.attribute} = {value_text(f.value)}"
+                               f"   (rule: {f.attribute} {f.expected})"))
         if c.policy_ref:
             r = c.policy_ref
             out.append(("dim", f"{pad}    under {r['policy']} {r['version']}: {OUTCOME_WORDS[r['outcome']]}"))
