@@ -1,0 +1,311 @@
+"""The register's operations. This is the only code that writes: every write takes the chain
+lock, inserts its rows, and appends one audit entry vouching for them, in one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from contextlib import contextmanager
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from engine.errors import InputError
+from engine.register import workflow
+from engine.register.chain import GENESIS, entry_hash, now, row_hash
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from engine.suite import Suite
+
+log = logging.getLogger("cpe.register")  # refs, actions and outcomes only: never facts or identifiers
+
+PANEL_OUTCOMES = ("approved", "declined")
+SIGNAL = "signal.service_development"
+
+
+def engine_version() -> str:
+    try:
+        return metadata.version("cpe")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _today() -> dt.date:
+    return now().date()
+
+
+def _as_date(value: dt.datetime) -> dt.date:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc)
+    return value.date()
+
+
+class Register:
+    """One register database. Opening it brings its schema up to date."""
+
+    def __init__(self, url: str | None = None, suite: "Suite | None" = None):
+        from sqlalchemy.orm import sessionmaker
+
+        from engine.register.db import database_url, make_engine, migrate
+
+        self.url = database_url(url)
+        self.engine = make_engine(self.url)
+        migrate(self.engine)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        self._suite = suite
+
+    @property
+    def suite(self) -> "Suite":
+        if self._suite is None:
+            from engine.suite import Suite
+
+            self._suite = Suite()
+        return self._suite
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- plumbing --------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator["Session"]:
+        from engine.register.db import lock_chain
+
+        with self.Session.begin() as s:
+            lock_chain(s.connection())
+            yield s
+
+    def _audit(self, s: "Session", actor: str, action: str, case_ref: str | None, payload: dict[str, Any],
+               rows: list[Any] = ()) -> Any:
+        from sqlalchemy import select
+
+        from engine.register.models import AuditEntry
+
+        s.flush()
+        vouched: dict[str, dict[str, str]] = {}
+        for r in rows:
+            pk = r.__mapper__.primary_key_from_instance(r)[0]
+            vouched.setdefault(r.__tablename__, {})[str(pk)] = row_hash(r)
+        head = s.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+        entry = AuditEntry(seq=(head.seq + 1) if head else 1, at=now(), actor=actor, action=action,
+                           case_ref=case_ref, payload={**payload, "rows": vouched},
+                           prev_hash=head.hash if head else GENESIS)
+        entry.hash = entry_hash(entry)
+        s.add(entry)
+        s.flush()
+        return entry
+
+    def _case(self, s: "Session", ref: str) -> Any:
+        from engine.register.models import Case
+
+        case = s.get(Case, ref)
+        if case is None:
+            raise InputError.of("unknown-case", f"no case {ref!r} in the register",
+                                hint="`cpe case list` shows the cases")
+        return case
+
+    @staticmethod
+    def _events(s: "Session", ref: str) -> list[Any]:
+        from sqlalchemy import select
+
+        from engine.register.models import CaseEvent
+
+        return list(s.scalars(select(CaseEvent).where(CaseEvent.case_ref == ref).order_by(CaseEvent.seq)))
+
+    # -- cases -----------------------------------------------------------------------------
+    def new_case(self, policy_id: str, patient: Mapping[str, Any], *, on: dt.date | None = None,
+                 version: str | None = None, grounds: str | None = None, requester: str | None = None,
+                 actor: str, patient_ref: str | None = None, validated: bool = False) -> dict[str, Any]:
+        """Record a request and the engine's decision on it: {"ref", "decision", "signals"}."""
+        from sqlalchemy import func, select
+
+        from engine.decide import decide
+        from engine.patient import validate_patient
+        from engine.register.models import Case, CaseEvent, Evaluation
+
+        suite = self.suite
+        rv = suite.select(policy_id, version=version, on=on)
+        facts = dict(patient) if validated else validate_patient(patient, suite.attributes)
+        decision = json.loads(json.dumps(decide(rv, facts, on).to_json()))
+        with self._writing() as s:
+            number = (s.scalar(select(func.max(Case.number))) or 0) + 1
+            ref = f"IFR-{number:06d}"
+            at = now()
+            case = Case(ref=ref, number=number, policy_id=rv.id, intervention=rv.policy.intervention,
+                        referral_date=on, patient=facts, patient_ref=patient_ref, requester=requester or actor,
+                        grounds=grounds, created_at=at, created_by=actor)
+            s.add(case)
+            s.flush()
+            ev = Evaluation(case_ref=ref, policy_id=rv.id, version=rv.label, digest=rv.digest,
+                            engine_version=engine_version(), on_date=on, outcome=decision["outcome"],
+                            route=decision["route"], decision=decision, evaluated_at=at)
+            first = CaseEvent(case_ref=ref, seq=1, action="submit", from_state=None, to_state="submitted",
+                              actor=actor, at=at, data={"guard": {}})
+            s.add_all([ev, first])
+            self._audit(s, actor, "case.created", ref,
+                        {"policy_id": rv.id, "version": rv.label, "digest": rv.digest,
+                         "outcome": decision["outcome"], "route": decision["route"]}, [case, ev, first])
+            signal = self._service_development(s, case, actor)
+        log.info("case created ref=%s policy=%s version=%s outcome=%s", ref, rv.id, rv.label, decision["outcome"])
+        return {"ref": ref, "decision": decision, "signals": [signal] if signal else []}
+
+    def _service_development(self, s: "Session", case: Any, actor: str) -> dict[str, Any] | None:
+        """Several requests for one intervention in a window suggest a policy gap, not an exception
+        (NHS England: more than five IFRs for the same treatment)."""
+        from sqlalchemy import func, select
+
+        from engine.register.models import AuditEntry, Case
+
+        threshold = int(os.environ.get("CPE_SIGNAL_THRESHOLD", "5"))
+        window = int(os.environ.get("CPE_SIGNAL_WINDOW_DAYS", "365"))
+        since = case.created_at - dt.timedelta(days=window)
+        count = s.scalar(select(func.count()).select_from(Case).where(
+            Case.policy_id == case.policy_id, Case.created_at >= since)) or 0
+        if count <= threshold:
+            return None
+        for e in s.scalars(select(AuditEntry).where(AuditEntry.action == SIGNAL).order_by(AuditEntry.seq.desc())):
+            at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.timezone.utc)
+            if e.payload.get("policy_id") == case.policy_id and at >= since:
+                return None  # already raised in this window
+        payload = {"policy_id": case.policy_id, "intervention": case.intervention, "requests": count,
+                   "window_days": window, "threshold": threshold,
+                   "message": f"{count} requests for {case.policy_id} within {window} days: consider a policy "
+                              "review (service development) rather than individual funding"}
+        self._audit(s, actor, SIGNAL, case.ref, payload)
+        log.warning("service development signal policy=%s requests=%d window_days=%d", case.policy_id, count, window)
+        return payload
+
+    def transition(self, ref: str, action: str, *, actor: str, note: str | None = None,
+                   outcome: str | None = None, reason: str | None = None, advance: bool = False) -> dict[str, Any]:
+        """Apply one workflow event (rejected unless the statechart allows it now). With
+        `advance`, a panel decision on a case not yet at the panel first records the screening
+        steps it implies (the command-line shortcut)."""
+        if action == "decide":
+            if outcome not in PANEL_OUTCOMES:
+                raise InputError.of("bad-outcome", f"outcome must be approved or declined, not {outcome!r}")
+            if not reason or not reason.strip():
+                raise InputError.of("no-reason", "a panel decision needs its reasons (--reason TEXT)")
+        with self._writing() as s:
+            self._case(s, ref)
+            if advance and action == "decide":
+                for step in ("screen", "refer"):
+                    if self._events(s, ref)[-1].to_state in ("submitted", "screening") and \
+                            step in workflow.allowed(self._events(s, ref)[-1].to_state):
+                        self._apply(s, ref, step, actor, f"implied by the panel decision ({actor})", None, None)
+            event = self._apply(s, ref, action, actor, note, outcome, reason)
+        log.info("case transition ref=%s action=%s state=%s", ref, action, event["to"])
+        return {"ref": ref, "state": event["to"], "event": event}
+
+    def _apply(self, s: "Session", ref: str, action: str, actor: str, note: str | None,
+               outcome: str | None, reason: str | None) -> dict[str, Any]:
+        from engine.register.models import CaseEvent, PanelDecision
+
+        case = self._case(s, ref)
+        events = self._events(s, ref)
+        today = _today()
+        decided = [e for e in events if e.to_state == "decided"]
+        guard = {"working_days_open": workflow.working_days(_as_date(case.created_at), today),
+                 "days_since_decision": (today - _as_date(decided[-1].at)).days if decided else 0,
+                 "reviews": sum(1 for e in events if e.action == "request_review")}
+        history = [(e.action, e.to_state, e.data.get("guard", {})) for e in events[1:]]
+        t = workflow.run(history, action, guard, ref)
+        at = now()
+        data: dict[str, Any] = {"guard": guard, **dict(t.flags)}
+        if note:
+            data["note"] = note
+        rows: list[Any] = []
+        if action == "decide":
+            pd = PanelDecision(case_ref=ref, outcome=outcome, reason=reason.strip(), decided_by=actor, decided_at=at)
+            s.add(pd)
+            rows.append(pd)
+            data["outcome"] = outcome
+        ev = CaseEvent(case_ref=ref, seq=events[-1].seq + 1, action=action, from_state=events[-1].to_state,
+                       to_state=t.target, actor=actor, at=at, data=data)
+        s.add(ev)
+        rows.insert(0, ev)
+        summary = {"action": action, "from": ev.from_state, "to": t.target, **dict(t.flags)}
+        if outcome:
+            summary["outcome"] = outcome
+        self._audit(s, actor, "case.transition", ref, summary, rows)
+        return {"seq": ev.seq, "action": action, "from": ev.from_state, "to": t.target, "actor": actor,
+                "at": at.isoformat(), **{k: v for k, v in data.items() if k != "guard"}}
+
+    # -- reading ---------------------------------------------------------------------------
+    def show(self, ref: str) -> dict[str, Any]:
+        """The case with its decision, panel decisions, history and audit entries."""
+        from sqlalchemy import select
+
+        from engine.register.chain import plain
+        from engine.register.models import AuditEntry, Evaluation, PanelDecision
+
+        with self.Session() as s:
+            case = self._case(s, ref)
+            evals = list(s.scalars(select(Evaluation).where(Evaluation.case_ref == ref).order_by(Evaluation.id)))
+            panels = list(s.scalars(select(PanelDecision).where(PanelDecision.case_ref == ref)
+                                    .order_by(PanelDecision.id)))
+            events = self._events(s, ref)
+            audit = list(s.scalars(select(AuditEntry).where(AuditEntry.case_ref == ref).order_by(AuditEntry.seq)))
+        state = events[-1].to_state
+        due = workflow.decision_due(_as_date(case.created_at))
+        return plain({
+            "ref": case.ref, "policy_id": case.policy_id, "intervention": case.intervention,
+            "referral_date": case.referral_date, "requester": case.requester, "grounds": case.grounds,
+            "patient": case.patient, "patient_ref": case.patient_ref,
+            "created_at": case.created_at, "created_by": case.created_by,
+            "state": state, "allowed": workflow.allowed(state),
+            "decision_due": due, "overdue": state in workflow.OPEN_STATES and _today() > due
+                                            and not any(e.to_state == "decided" for e in events),
+            "decision": evals[-1].decision,
+            "evaluations": [{"id": e.id, "policy_id": e.policy_id, "version": e.version, "digest": e.digest,
+                             "engine_version": e.engine_version, "on": e.on_date, "outcome": e.outcome,
+                             "route": e.route, "evaluated_at": e.evaluated_at} for e in evals],
+            "panel_decisions": [{"outcome": p.outcome, "reason": p.reason, "decided_by": p.decided_by,
+                                 "decided_at": p.decided_at} for p in panels],
+            "panel_decision": panels[-1].outcome if panels else None,
+            "history": [{"seq": e.seq, "action": e.action, "from": e.from_state, "to": e.to_state,
+                         "actor": e.actor, "at": e.at, **{k: v for k, v in e.data.items() if k != "guard"}}
+                        for e in events],
+            "audit": [{"seq": a.seq, "action": a.action, "at": a.at, "actor": a.actor, "hash": a.hash}
+                      for a in audit],
+        })
+
+    def list_cases(self, policy_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from engine.register.chain import plain
+        from engine.register.models import Case, CaseEvent, Evaluation, PanelDecision
+
+        with self.Session() as s:
+            q = select(Case).order_by(Case.number)
+            if policy_id:
+                q = q.where(Case.policy_id == policy_id)
+            cases = list(s.scalars(q))
+            last: dict[str, Any] = {}
+            for e in s.scalars(select(CaseEvent).order_by(CaseEvent.case_ref, CaseEvent.seq)):
+                last[e.case_ref] = e
+            outcome = {e.case_ref: e.outcome for e in s.scalars(select(Evaluation).order_by(Evaluation.id))}
+            panel = {p.case_ref: p.outcome for p in s.scalars(select(PanelDecision).order_by(PanelDecision.id))}
+        today, out = _today(), []
+        for c in cases:
+            st = last[c.ref].to_state
+            if state and st != state:
+                continue
+            due = workflow.decision_due(_as_date(c.created_at))
+            out.append(plain({"ref": c.ref, "policy_id": c.policy_id, "created_at": c.created_at,
+                              "referral_date": c.referral_date, "state": st, "engine_outcome": outcome.get(c.ref),
+                              "panel_decision": panel.get(c.ref), "decision_due": due,
+                              "overdue": st in ("submitted", "screening", "panel") and today > due}))
+        return out
+
+    def signals(self) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from engine.register.chain import plain
+        from engine.register.models import AuditEntry
+
+        with self.Session() as s:
+            rows = list(s.scalars(select(AuditEntry).where(AuditEntry.action == SIGNAL).order_by(AuditEntry.seq)))
+        return [plain({"seq": r.seq, "at": r.at, "case_ref": r.case_ref,
+                       **{k: v for k, v in r.payload.items() if k != "rows"}}) for r in rows]

@@ -1,0 +1,132 @@
+"""`cpe register verify`: is the audit trail intact, and does every recorded decision still come
+out the same under the rules recorded with it?
+
+Three checks, in this order, each naming the record at fault:
+1. the chain: sequence numbers 1..n without gaps, each prev_hash the hash before it, each hash
+   recomputed from its row;
+2. the rows: every case, evaluation, panel decision and workflow event hashes to the value its
+   audit entry recorded (so an edit made behind the triggers' back shows), and nothing is
+   missing or unvouched;
+3. the decisions: each evaluation's policy version still resolves to the recorded digest (if
+   not, the policy file changed) and re-deciding the recorded facts gives the recorded JSON.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import InputError
+from engine.register.chain import GENESIS, canonical_json, entry_hash, row_hash
+
+if TYPE_CHECKING:
+    from engine.register.store import Register
+
+
+@dataclass
+class Finding:
+    record: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.record}: {self.problem}"
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    head: str = GENESIS
+    evaluations: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "audit_entries": self.entries, "head": self.head,
+                "evaluations_checked": self.evaluations,
+                "first_bad_record": str(self.findings[0]) if self.findings else None,
+                "problems": [{"record": f.record, "problem": f.problem} for f in self.findings]}
+
+
+def verify(reg: "Register") -> Report:
+    from sqlalchemy import select
+
+    from engine.register.models import AUDITED, AuditEntry, Case, Evaluation
+
+    rep = Report()
+    with reg.Session() as s:
+        entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+        rows = {t: list(s.scalars(select(m))) for t, m in AUDITED.items()}
+    # 1. the chain
+    prev = GENESIS
+    vouched: dict[str, dict[str, tuple[str, int]]] = {t: {} for t in AUDITED}
+    for i, e in enumerate(entries, start=1):
+        name = f"audit entry #{e.seq}"
+        if e.seq != i:
+            rep.findings.append(Finding(name, f"expected sequence number {i}: an entry is missing or inserted"))
+        if e.prev_hash != prev:
+            rep.findings.append(Finding(name, "prev_hash does not match the entry before it: the chain is broken"))
+        if entry_hash(e) != e.hash:
+            rep.findings.append(Finding(name, f"{e.action} for {e.case_ref or '-'} was altered after it was "
+                                              "written (its hash no longer matches its content)"))
+        prev = e.hash
+        for table, by_pk in (e.payload.get("rows") or {}).items() if isinstance(e.payload, dict) else ():
+            for pk, h in by_pk.items():
+                vouched.setdefault(table, {})[pk] = (h, e.seq)
+    rep.entries, rep.head = len(entries), prev
+    # 2. the rows the chain vouches for
+    for table, found in rows.items():
+        seen = set()
+        for r in found:
+            pk = str(r.__mapper__.primary_key_from_instance(r)[0])
+            seen.add(pk)
+            name = _row_name(table, r, pk)
+            if pk not in vouched.get(table, {}):
+                rep.findings.append(Finding(name, "is not in the audit trail (written behind the register's back)"))
+            elif row_hash(r) != vouched[table][pk][0]:
+                rep.findings.append(Finding(name, f"was altered after audit entry #{vouched[table][pk][1]} "
+                                                  "recorded it"))
+        for pk, (_, seq) in vouched.get(table, {}).items():
+            if pk not in seen:
+                rep.findings.append(Finding(f"{table} row {pk}", f"recorded by audit entry #{seq} but deleted"))
+    # 3. the decisions
+    cases = {c.ref: c for c in rows["cases"]}
+    for ev in sorted(rows["evaluations"], key=lambda r: r.id):
+        rep.evaluations += 1
+        name = f"case {ev.case_ref} evaluation {ev.id} ({ev.policy_id} {ev.version})"
+        case = cases.get(ev.case_ref)
+        if case is None:
+            continue  # reported above
+        problem = _recheck(reg, ev, case)
+        if problem:
+            rep.findings.append(Finding(name, problem))
+    return rep
+
+
+def _row_name(table: str, r: Any, pk: str) -> str:
+    if table == "cases":
+        return f"case {pk}"
+    return f"{table} row {pk} (case {getattr(r, 'case_ref', '?')})"
+
+
+def _recheck(reg: "Register", ev: Any, case: Any) -> str | None:
+    from engine.decide import decide
+
+    try:
+        rv = reg.suite.resolved(ev.policy_id, ev.version)
+    except InputError as exc:
+        return f"the recorded policy version no longer loads: {exc}"
+    if rv.digest != ev.digest:
+        return (f"the policy file changed: {ev.policy_id} {ev.version} now has digest {rv.digest}, "
+                f"recorded {ev.digest}; the decision cannot be re-checked under the recorded rules")
+    try:
+        now = decide(rv, case.patient, ev.on_date).to_json()
+    except Exception as exc:  # noqa: BLE001 - any failure to re-decide is a finding, not a crash
+        return f"re-evaluation failed: {type(exc).__name__}: {exc}"
+    if canonical_json(now) == canonical_json(ev.decision):
+        return None
+    if now["outcome"] != ev.decision.get("outcome") or now["route"] != ev.decision.get("route"):
+        return (f"does not reproduce: recorded {ev.decision.get('outcome')}/{ev.decision.get('route')}, "
+                f"now {now['outcome']}/{now['route']} (recorded by engine {ev.engine_version})")
+    return f"does not reproduce: same outcome but the criteria or missing facts differ (engine {ev.engine_version})"
