@@ -152,7 +152,7 @@ class Match:
         if self.entry.get("prior_approval"):
             steps.append("Prior approval is required before treatment starts.")
         if self.entry.get("criteria_ids"):
-            steps.append("Check the patient against the restriction criteria (--patient FILE).")
+            steps.append("Check the patient against the restriction criteria.")
         if self.entry.get("ifr_available") and self.commissioned is not False:
             steps.append("An individual funding request remains possible for exceptional clinical circumstances.")
         return steps
@@ -167,11 +167,12 @@ class Match:
             # extra keys (allowed by the contract)
             "id": e["id"], "formulary": self.formulary["id"], "synonyms": list(e["synonyms"]),
             "route": e["route"], "all_indications": e["all_indications"], "status_note": e["status_note"],
-            "status_colour": s["colour"], "status_flags": s.get("flags", {}),
+            "status_colour": s["colour"], "status_text_colour": s.get("text_colour", "#ffffff"),
+            "status_flags": s.get("flags", {}),
             "restrictions": e["restrictions"], "line_of_therapy": e["line_of_therapy"],
             "criteria": list(e.get("criteria_ids") or []), "ifr_basis": self.ifr_basis,
             "commissioner": e["commissioner"], "nice_ta": e["nice_ta"], "decision_date": e["decision_date"],
-            "decision_body": e["decision_body"] or self.formulary.get("decision_body"), "reason": e["reason"],
+            "decision_body": e["decision_body"], "reason": e["reason"],
             "review_date": e["review_date"], "monitoring": e["monitoring"], "source": e["source"],
             "next_steps": self.next_steps(), "matched_on": self.matched_on, "score": round(self.score, 3),
         }

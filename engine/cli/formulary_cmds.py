@@ -1,0 +1,119 @@
+"""`cpe rag` (medicine look-up) and `cpe formulary import|export|check`.
+
+Heavy imports stay inside the commands: `cpe rag` on an unchanged formulary reads a compiled
+cache and never imports pydantic.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from engine.cli.common import Format, FormatOpt, app, print_json
+
+FormularyOpt = typer.Option(None, "--formulary", envvar="CPE_FORMULARY",
+                            help="formulary folder, or a name under policies/formulary/ (default: lsc)")
+
+formulary_app = typer.Typer(no_args_is_help=True, help="Check, import and export a medicines formulary.")
+app.add_typer(formulary_app, name="formulary")
+
+
+@app.command("rag")
+def rag_cmd(
+    query: str = typer.Argument(..., help="medicine: generic name, brand or synonym (misspellings allowed)"),
+    indication: Optional[str] = typer.Option(None, "--indication", "-i", help="narrow to entries for this indication"),
+    patient: Optional[Path] = typer.Option(None, "--patient", "-p",
+                                           help="patient facts (JSON/YAML): check each match's restriction"),
+    fmt: Format = FormatOpt,
+    formulary: Optional[str] = FormularyOpt,
+) -> None:
+    """Look a medicine up in the formulary: RAG status, meaning, restrictions and what to do next."""
+    from engine.rag import Index
+
+    facts = _read_patient(patient) if patient is not None else None
+    idx = Index.for_formulary(formulary)
+    matches, unstated = idx.search_with_unstated(query, indication)
+    if facts is not None:
+        from engine.rag import patient_check
+
+        matches = patient_check(matches, facts, formulary)
+    out: dict[str, Any] = {"query": query, "matches": [m.to_json() for m in matches]}
+    if indication is not None:
+        out["indication"] = indication
+        out["indication_not_stated"] = [m.to_json() for m in unstated]
+    out["formulary"] = idx.formulary["id"]
+    if fmt == Format.json:
+        print_json(out)
+    else:
+        from engine.rag_text import print_rag
+
+        print_rag(out, idx)
+
+
+def _read_patient(path: Path) -> dict[str, Any]:
+    from engine.formulary import policies_root
+    from engine.load import load_attributes
+    from engine.patient import read_patient
+
+    return read_patient(path, load_attributes(policies_root() / "attributes.yaml"))
+
+
+@formulary_app.command("check")
+def check_cmd(formulary: Optional[str] = FormularyOpt, fmt: Format = FormatOpt) -> None:
+    """Validate a formulary: every entry, status and restriction criterion (exit 2 on any problem)."""
+    from engine.formulary import formulary_dir, load_formulary
+
+    f = load_formulary(formulary)
+    counts: dict[str, int] = {}
+    for e in f.entries:
+        counts[e.status] = counts.get(e.status, 0) + 1
+    info = {"formulary": f.id, "folder": str(formulary_dir(formulary)), "entries": len(f.entries),
+            "statuses": {s.id: counts.get(s.id, 0) for s in f.vocabulary.statuses}}
+    if fmt == Format.json:
+        print_json(info)
+    else:
+        per = ", ".join(f"{k} {v}" for k, v in info["statuses"].items())
+        typer.echo(f"{f.vocabulary.name}: {len(f.entries)} entries, all valid ({per})")
+
+
+@formulary_app.command("import")
+def import_cmd(
+    csv_file: Path = typer.Argument(..., help="CSV in the layout of docs/formulary.md"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write entries YAML here (default: stdout)"),
+    formulary: Optional[str] = FormularyOpt,
+) -> None:
+    """Read a netFormulary-style CSV into validated entries YAML; every bad row is named by its line."""
+    from engine.formulary import load_vocabulary, formulary_dir, policies_root
+    from engine.formulary_csv import entries_yaml, read_csv
+    from engine.load import load_attributes
+
+    vocab = load_vocabulary(formulary_dir(formulary))
+    entries = read_csv(csv_file, vocab, load_attributes(policies_root() / "attributes.yaml"))
+    _write(entries_yaml(entries), out)
+
+
+@formulary_app.command("export")
+def export_cmd(
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the CSV here (default: stdout)"),
+    formulary: Optional[str] = FormularyOpt,
+) -> None:
+    """Write the formulary's entries as CSV in the import layout (import(export(x)) == x)."""
+    from engine.formulary import load_formulary
+    from engine.formulary_csv import to_csv
+
+    _write(to_csv(load_formulary(formulary).entries), out)
+
+
+def _write(text: str, out: Optional[Path]) -> None:
+    import sys
+
+    if out is None or str(out) == "-":
+        sys.stdout.write(text)
+        return
+    from engine.errors import InputError
+
+    try:
+        out.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError.of("unwritable-file", f"cannot write {out}: {exc.strerror or exc}") from None
