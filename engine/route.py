@@ -16,7 +16,7 @@ from engine.errors import InputError
 from engine.load import validate
 from engine.model.attributes import AttributeDictionary
 from engine.model.routing import Commissioner, Exceptionality, RouteRule, RoutingRules
-from engine.screening import Screening
+from engine.screening import Screening, _stamp
 from engine.source import LDict, display_path, load_file
 
 
@@ -140,7 +140,7 @@ def default_path() -> Path:
 def load_routing(path: Path | None = None, known_policies: list[str] | None = None) -> RoutingRules:
     """The routing rules, validated; with `known_policies`, an unknown policy id is an error at its line."""
     path = path or default_path()
-    rules, data = _load(path)
+    rules, data = _load(path, _stamp(path))
     file = display_path(path)
     ids = {c.id for c in rules.commissioners}
     lines = data.get("policies", {}) if isinstance(data, dict) else {}
@@ -155,6 +155,6 @@ def load_routing(path: Path | None = None, known_policies: list[str] | None = No
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path) -> tuple[RoutingRules, Any]:
+def _load(path: Path, stamp: tuple[int, int]) -> tuple[RoutingRules, Any]:
     data = load_file(path)
     return validate(RoutingRules, data, display_path(path)), data

@@ -117,9 +117,19 @@ def default_path() -> Path:
 
 
 def load_screening(path: Path | None = None) -> ScreeningRules:
-    return _load(path or default_path())
+    path = path or default_path()
+    return _load(path, _stamp(path))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Cache key beside the path, so an edited file is read again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)  # load_file reports the missing file
+    return (st.st_mtime_ns, st.st_size)
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path) -> ScreeningRules:
+def _load(path: Path, stamp: tuple[int, int]) -> ScreeningRules:
     return validate(ScreeningRules, load_file(path), display_path(path))
