@@ -12,6 +12,7 @@ from engine.cli.common import app
 
 # Command modules register themselves on `app` when imported.
 from engine.cli import policy_cmds  # noqa: E402,F401
+from engine.cli import analysis_cmds  # noqa: E402,F401
 from engine.cli import register_cmds  # noqa: E402,F401
 from engine.cli import formulary_cmds  # noqa: E402,F401
 from engine.cli import report_cmds  # noqa: E402,F401
