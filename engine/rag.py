@@ -30,7 +30,6 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -63,9 +62,10 @@ def max_edits(word: str) -> int:
 def deletions(word: str, depth: int) -> set[str]:
     """Every string reached from `word` by deleting at most `depth` letters."""
     out = {word}
-    for k in range(1, min(depth, len(word)) + 1):
-        for idx in combinations(range(len(word)), k):
-            out.add("".join(c for i, c in enumerate(word) if i not in idx))
+    level = {word}
+    for _ in range(depth):
+        level = {w[:i] + w[i + 1:] for w in level for i in range(len(w))}
+        out |= level
     return out
 
 
@@ -215,7 +215,7 @@ class Index:
             if len(tok) >= MIN_FUZZY:
                 for d in deletions(tok[:PREFIX], 2):
                     deletes.setdefault(d, set()).add(tok)
-        self.deletes = {k: tuple(v) for k, v in deletes.items()}
+        self.deletes = deletes
         self.sorted_names = sorted(self.names)
 
     @classmethod

@@ -74,13 +74,14 @@ def _fg(m: dict[str, Any]) -> str:
 
 
 def _patient(p: Any, Text: Any, pt: dict[str, Any]) -> None:
+    from engine.explain import value_text
+
     r = pt["restriction"]
     p(Text(f"  This patient {RESTRICTION_WORDS[r]}.", style=f"bold {STYLE[r]}"))
     for c in pt.get("criteria", []):
         pad = "    " + "  " * c.get("depth", 0) if "depth" in c else "    "
         p(Text(f"{pad}{MARK[c['status']]} {c['id']}: {c['text'] or ''}", style=STYLE[c["status"]]))
         for f in c.get("facts", []):
-            v = "not given" if f["value"] is None else f["value"]
-            p(Text(f"{pad}    {f['attribute']} = {v}; needs {f['expected']}", style="dim"))
+            p(Text(f"{pad}    {f['attribute']} = {value_text(f['value'])}; needs {f['expected']}", style="dim"))
     if pt.get("missing"):
         p(Text("    missing: " + ", ".join(pt["missing"]), style="yellow"))

@@ -1,0 +1,124 @@
+"""Median time of one `cpe rag` query over a generated formulary (target: under 1 ms at 10,000 entries).
+
+The formulary is generated (invented names, several entries per medicine as in a real formulary),
+validated through the same models as shipped data, compiled, and indexed once; only the queries
+are timed. Queries mix exact generic names, brands, one-letter misspellings, prefixes, words
+with an indication, and misses.
+
+    python benchmarks/rag_bench.py [--entries N] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SYLLABLES = ("ba be bi bo bu da de di do ka ke ki ko la le li lo lu ma me mi mo na ne ni no pa pe "
+             "pi po ra re ri ro sa se si so ta te ti to tu va ve vi xa xe za ze zo").split()
+ENDINGS = ("mab nib zole pril sartan statin olol azepam cillin mycin vir dronate parin tide lukast "
+           "oxacin afil tinib").split()
+FORMS = ("tablets", "capsules", "oral solution", "injection", "modified-release tablets", "cream", "inhaler")
+CONDITIONS = ("hypertension", "heart failure", "asthma", "epilepsy", "psoriasis", "insomnia", "migraine",
+              "chronic pain", "depression", "diabetes", "angina", "eczema", "glaucoma", "gout")
+STATUSES = ("green", "green_restricted", "amber_0", "amber_1", "amber_2", "red", "black", "not_stated")
+
+
+def _word(rng: random.Random, ending: bool) -> str:
+    w = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
+    return w + rng.choice(ENDINGS) if ending else w
+
+
+def generate(n_entries: int, seed: int = 1) -> dict:
+    """A compiled formulary (plain data) of n invented entries, validated through the models."""
+    from engine.formulary import compile_formulary, load_vocabulary
+    from engine.model.formulary import Entry, Formulary
+
+    rng = random.Random(seed)
+    vocab = load_vocabulary(Path(__file__).resolve().parent.parent / "policies" / "formulary" / "lsc")
+    entries, names = [], set()
+    while len(entries) < n_entries:
+        generic = _word(rng, True)
+        if generic in names:
+            continue
+        names.add(generic)
+        brand = _word(rng, False).capitalize() if rng.random() < 0.5 else None
+        for k in range(min(rng.randint(1, 4), n_entries - len(entries))):
+            entries.append(Entry(
+                id=f"{generic}-{k}", medicine=generic, brands=(brand,) if brand else (),
+                formulation=rng.choice(FORMS), indication=rng.choice(CONDITIONS), status=rng.choice(STATUSES),
+                source={"provenance": "comparator", "citation": "generated benchmark data"}))
+    return compile_formulary(Formulary(vocabulary=vocab, entries=tuple(entries)))
+
+
+def _misspell(rng: random.Random, w: str) -> str:
+    i = rng.randrange(1, len(w) - 1)
+    kind = rng.randrange(3)
+    if kind == 0:
+        return w[:i] + w[i + 1:]
+    if kind == 1:
+        return w[:i] + rng.choice("aeiou") + w[i + 1:]
+    return w[:i] + w[i + 1] + w[i] + w[i + 2:]
+
+
+def queries(compiled: dict, n: int, seed: int = 2) -> list[tuple[str, str | None]]:
+    rng = random.Random(seed)
+    entries = compiled["entries"]
+    out: list[tuple[str, str | None]] = []
+    for _ in range(n):
+        e = rng.choice(entries)
+        r = rng.random()
+        if r < 0.35:
+            out.append((e["medicine"], None))
+        elif r < 0.5:
+            out.append(((e["brands"] or [e["medicine"]])[0], None))
+        elif r < 0.7:
+            out.append((_misspell(rng, e["medicine"]), None))
+        elif r < 0.8:
+            out.append((e["medicine"][:5], None))
+        elif r < 0.9:
+            out.append((e["medicine"], e["indication"]))
+        else:
+            out.append((_word(rng, True) + "q", None))
+    return out
+
+
+def rag_query_ms(n_entries: int = 10000, n_queries: int = 2000) -> float:
+    """Median milliseconds per query (index built once beforehand, not timed)."""
+    from engine.rag import Index
+
+    compiled = generate(n_entries)
+    idx = Index(compiled)
+    qs = queries(compiled, n_queries)
+    for q, ind in qs[:100]:  # warm up
+        idx.search(q, ind)
+    times = []
+    clock = time.perf_counter_ns
+    for q, ind in qs:
+        t0 = clock()
+        idx.search(q, ind)
+        times.append(clock() - t0)
+    return statistics.median(times) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entries", type=int, default=10000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    ms = rag_query_ms(args.entries)
+    machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}"
+    if args.json:
+        print(json.dumps({"rag_query_ms": ms, "entries": args.entries, "machine": machine}))
+    else:
+        print(f"rag_query_ms: {ms:.4f} ms median over a {args.entries}-entry formulary ({machine})")
+
+
+if __name__ == "__main__":
+    main()
