@@ -1,0 +1,76 @@
+"""The application: one Suite shared by the API, CDS Hooks and the pages; errors in one shape."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+
+from engine.errors import InputError
+from engine.service import errors, schemas
+from engine.suite import Suite
+
+HERE = Path(__file__).resolve().parent
+
+
+def create_app(policies: Path | None = None) -> FastAPI:
+    """A fresh app over the policies folder (default: this checkout's, or $CPE_POLICIES)."""
+    from engine.service import api, cds, pages
+    from engine.service.feedback import FeedbackStore
+
+    app = FastAPI(title="Commissioning policy engine", version=_version(),
+                  description="NHS commissioning policies and the medicines formulary as rules: "
+                              "eligibility decisions, RAG look-up and CDS Hooks for prescribing systems.")
+    app.state.suite = Suite(policies)
+    app.state.feedback = FeedbackStore()
+    app.add_exception_handler(InputError, errors.on_input_error)
+    app.add_exception_handler(RequestValidationError, errors.on_validation_error)
+    app.include_router(api.router)
+    app.include_router(cds.router)
+    _include_register(app)
+    app.include_router(pages.router)
+    app.mount("/assets", StaticFiles(directory=HERE / "static"), name="assets")
+    _document_bodies(app)
+    return app
+
+
+def _include_register(app: FastAPI) -> None:
+    """The IFR case register's API, when that part of the engine is present."""
+    try:
+        from engine.register.api import router  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    app.include_router(router)
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """Bodies read by hand (to map malformed JSON to 422) still get a schema in OpenAPI."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        comps = doc.setdefault("components", {}).setdefault("schemas", {})
+        comps["Patient"] = schemas.patient_schema(app.state.suite.attributes)
+        comps["FhirBundle"] = schemas.FHIR_BUNDLE_SCHEMA
+        comps["EvaluateBody"] = {"anyOf": [{"$ref": "#/components/schemas/Patient"},
+                                           {"$ref": "#/components/schemas/FhirBundle"}]}
+        from engine.service.cds import request_schemas
+
+        comps.update(request_schemas())
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("cpe")
+    except Exception:  # not installed: running from a checkout
+        return "0.0.0"

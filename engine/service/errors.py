@@ -1,0 +1,69 @@
+"""Errors over HTTP: the CLI's one-line InputError message, as JSON, with the problems listed.
+
+Bad input is 422 (the contract), malformed JSON included, so every client error has one shape
+that OpenAPI documents and schemathesis can check.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from engine.errors import InputError, Problem
+
+
+def problem_json(p: Problem) -> dict[str, Any]:
+    return {"code": p.code, "message": p.message, "file": p.location.file, "line": p.location.line,
+            "hint": p.hint}
+
+
+def error_body(exc: InputError) -> dict[str, Any]:
+    return {"detail": str(exc), "problems": [problem_json(p) for p in exc.problems]}
+
+
+def input_error_response(exc: InputError, status: int = 422) -> JSONResponse:
+    return JSONResponse(error_body(exc), status_code=status)
+
+
+async def on_input_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InputError)
+    return input_error_response(exc)
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own request checks (query parameters) in the same shape as InputError."""
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for e in exc.errors():
+        where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body"))
+        kind = e.get("loc", ("request",))[0]
+        problems.append(Problem("bad-request", f"{kind} parameter {where!r}: {e.get('msg', 'invalid')}"))
+    return input_error_response(InputError(problems or [Problem("bad-request", "invalid request")]))
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise ValueError(f"number {text} is out of range")
+    return x
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON; InputError (422) for anything that is not finite, well-formed JSON."""
+    raw = await request.body()
+    if not raw.strip():
+        raise InputError.of("invalid-json", "the request body is empty; send a JSON object")
+    try:
+        return json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError.of("invalid-json", f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError.of("invalid-json", str(exc) or "the body is not valid JSON") from None

@@ -1,0 +1,90 @@
+"""The formulary look-up as the service uses it (engine.rag underneath): the `cpe rag` JSON,
+one entry by id, and the looser matching a prescribing system's medication text needs."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.rag import Index, Match, normalise
+
+_WORD = re.compile(r"[a-z][a-z-]{3,}")
+
+
+def index() -> Index:
+    return Index.for_formulary()
+
+
+def lookup_json(query: str, indication: str | None = None) -> dict[str, Any]:
+    """As `cpe rag QUERY [--indication TEXT] --format json`."""
+    idx = index()
+    matches, unstated = idx.search_with_unstated(query, indication)
+    out: dict[str, Any] = {"query": query, "matches": [m.to_json() for m in matches]}
+    if indication is not None:
+        out["indication"] = indication
+        out["indication_not_stated"] = [m.to_json() for m in unstated]
+    out["formulary"] = idx.formulary["id"]
+    return out
+
+
+def entry(entry_id: str) -> Match | None:
+    """One formulary entry as a Match (for its page), or None."""
+    idx = index()
+    for e in idx.entries:
+        if e["id"] == entry_id:
+            return Match(entry=e, status=idx.statuses[e["status"]], formulary=idx.formulary, score=0.0,
+                         matched_on={})
+    return None
+
+
+def statuses() -> list[dict[str, Any]]:
+    """The formulary's status vocabulary, in its own order."""
+    return list(index().statuses.values())
+
+
+def find_medication(text: str, indication: str | None = None) -> list[Match]:
+    """Entries for a prescribing system's medication text, e.g. 'Hydralazine 25 MG Oral Tablet'.
+
+    The whole text first; failing that, the first word that names a medicine exactly, narrowed by
+    each other word that still leaves a match (a formulation such as 'tablet' or 'injection').
+    """
+    idx = index()
+    found = idx.search(text, indication)
+    if found:
+        return found
+    words = [w for w in _WORD.findall(normalise(text))]
+    for i, w in enumerate(words):
+        base = [m for m in idx.search(w, indication) if m.matched_on.get("how") == "exact"]
+        if not base:
+            continue
+        for other in words[:i] + words[i + 1:]:
+            narrower = idx.search(f"{w} {other}", indication)
+            if narrower and len(narrower) < len(base):
+                base = narrower
+        return base
+    return []
+
+
+def _luminance(hex_colour: str) -> float:
+    def chan(c: int) -> float:
+        x = c / 255
+        return x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4
+
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return 0.2126 * chan(r) + 0.7152 * chan(g) + 0.0722 * chan(b)
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def badge_style(status: dict[str, Any]) -> str:
+    """Inline style of a status badge in the formulary's own colour, readable at WCAG AA (4.5:1).
+
+    Where the colour and its text colour fall short, the colour becomes a bar beside dark text.
+    """
+    colour, text = status.get("colour", "#768692"), status.get("text_colour", "#ffffff")
+    if contrast(colour, text) >= 4.5:
+        return f"background-color: {colour}; color: {text}; border-color: {colour};"
+    return f"background-color: #ffffff; color: #212b32; border-color: {colour}; border-left: 16px solid {colour};"
