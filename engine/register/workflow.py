@@ -161,9 +161,14 @@ def _message(sid: str, n: int, action: str, guard: dict[str, int]) -> dict[str, 
 
 
 def _post(sid: str, n: int, action: str, guard: dict[str, int]) -> Transition | None:
+    from durable.engine import MessageNotHandledException
     from durable.lang import post
 
-    post(CHART, _message(sid, n, action, guard))
+    msg = _message(sid, n, action, guard)
+    try:
+        post(CHART, msg)
+    except MessageNotHandledException:  # no rule anywhere could take it: the same as parked, for us
+        pass
     return _fired.pop(sid, None)
 
 
