@@ -53,7 +53,7 @@ def patient_facts(prefetch: Mapping[str, Any], extension: Any, suite: Suite, on:
 def conditions(prefetch: Mapping[str, Any]) -> list[str]:
     """Texts of the patient's prefetched conditions (a fallback indication)."""
     from engine.fhir import resources_in
-    from engine.service.cds import concept_texts
+    from engine.service.orders import concept_texts
 
     out: list[str] = []
     for r in resources_in(list(prefetch.values())):
@@ -87,7 +87,7 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
               on: dt.date, extension: Any = None) -> list[dict[str, Any]]:
     """Cards for every MedicationRequest in context.draftOrders; [] means no guidance."""
     from engine.rag import patient_check
-    from engine.service.cds import draft_medications
+    from engine.service.orders import draft_medications
 
     facts, _ = patient_facts(prefetch, extension, suite, on)
     conds = conditions(prefetch)

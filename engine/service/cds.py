@@ -8,7 +8,7 @@ become patient facts (engine.fhir), so a patient-dependent restriction is judged
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, Mapping, Optional
+from typing import Any, Literal, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -160,35 +160,3 @@ async def feedback(request: Request, service_id: str) -> JSONResponse:
     for item in fb.feedback:
         request.app.state.feedback.record(service_id, item.model_dump(exclude_none=True))
     return JSONResponse({"recorded": len(fb.feedback)})
-
-
-def draft_medications(context: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """(id, medicine text, indication texts) of each MedicationRequest in context.draftOrders."""
-    from engine.fhir import resources_in
-
-    out = []
-    for r in resources_in(context.get("draftOrders")):
-        if r.get("resourceType") != "MedicationRequest":
-            continue
-        names = concept_texts(r.get("medicationCodeableConcept"))
-        ref = r.get("medicationReference")
-        if not names and isinstance(ref, Mapping) and isinstance(ref.get("display"), str):
-            names = [ref["display"]]
-        reasons = [t for cc in (r.get("reasonCode") or []) if isinstance(r.get("reasonCode"), list)
-                   for t in concept_texts(cc)]
-        if names:
-            out.append({"id": r.get("id"), "names": names, "indications": reasons})
-    return out
-
-
-def concept_texts(cc: Any) -> list[str]:
-    """A CodeableConcept's text, then its codings' displays, without repeats."""
-    if not isinstance(cc, Mapping):
-        return []
-    texts: list[str] = []
-    if isinstance(cc.get("text"), str):
-        texts.append(cc["text"])
-    for c in cc.get("coding") or [] if isinstance(cc.get("coding"), list) else []:
-        if isinstance(c, Mapping) and isinstance(c.get("display"), str) and c["display"] not in texts:
-            texts.append(c["display"])
-    return [t for t in texts if t.strip()]

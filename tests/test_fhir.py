@@ -1,0 +1,134 @@
+"""FHIR R4 input: the two Synthea bundles, facts as of the referral date, unknowns kept unknown."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.errors import InputError
+from engine.fhir import from_bundle, from_resources, load_bundle
+
+FHIR = Path(__file__).resolve().parent / "fixtures" / "fhir"  # Synthea bundles, unchanged copies
+JOHNNIE = FHIR / "Johnnie679_Hermiston71_2cd30bd6-3a87-4191-af90-6daa70f58f55.json"
+LUNA = FHIR / "Luna60_McCullough561_6662f0ca-b617-4e02-8f55-7275e9f49aa0.json"
+
+
+def patient(birth: str) -> dict:
+    return {"resourceType": "Patient", "id": "p1", "birthDate": birth}
+
+
+def obs(code: str, when: str, **value) -> dict:
+    return {"resourceType": "Observation", "id": f"o-{code}-{when}", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]}, "effectiveDateTime": when, **value}
+
+
+def bmi(when: str, v: float, unit: str = "kg/m2") -> dict:
+    return obs("39156-5", when, valueQuantity={"value": v, "unit": unit, "code": unit})
+
+
+def smoking(when: str, snomed: str, text: str = "") -> dict:
+    return obs("72166-2", when, valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct",
+                                                                   "code": snomed}], "text": text})
+
+
+def test_synthea_bundle_gives_age_bmi_and_smoking_at_the_referral_date():
+    m = load_bundle(JOHNNIE, dt.date(2019, 6, 1))
+    assert m.facts == {"age": 10, "bmi": pytest.approx(23.552380824301974), "smoker": False}
+    assert "birthDate 2009-03-20" in m.sources["age"]
+    assert "2018-11-02" in m.sources["bmi"]
+
+
+def test_observations_after_the_referral_date_are_not_facts_at_referral():
+    m = load_bundle(JOHNNIE, dt.date(2012, 1, 1))
+    assert m.facts["bmi"] == pytest.approx(19.395685819615817)  # 2011-08-26, not the later ones
+    assert m.facts["age"] == 2
+
+
+def test_bundle_with_schema_faults_is_read_tolerantly():
+    raw = json.loads(LUNA.read_text())
+    faults = [e["resource"]["resourceType"] for e in raw["entry"]
+              if "category" in e["resource"] and not isinstance(e["resource"]["category"], list)]
+    assert faults  # the fault is really there: a 0..* `category` that is not a list
+    assert any(str(e["resource"].get("valueTime", "")).endswith("-05:00") for e in raw["entry"])
+    m = load_bundle(LUNA, dt.date(2019, 6, 1))
+    assert m.facts == {"age": 10, "bmi": pytest.approx(12.462144016266112), "smoker": False}
+
+
+def test_what_cannot_be_mapped_stays_unknown_with_a_note():
+    m = from_resources([bmi("2020-01-01", 25, unit="lb/in2")], dt.date(2021, 1, 1))
+    assert m.facts == {}
+    text = " ".join(m.notes)
+    assert "age unknown: no Patient resource" in text and "lb/in2" in text and "smoker unknown" in text
+
+
+@pytest.mark.parametrize("snomed,expected", [("449868002", True), ("77176002", True), ("8517006", False),
+                                             ("266919005", False)])
+def test_smoking_status_codes(snomed, expected):
+    m = from_resources([smoking("2020-01-01", snomed)], dt.date(2021, 1, 1))
+    assert m.facts["smoker"] is expected
+
+
+def test_smoking_status_recorded_as_unknown_stays_unknown():
+    m = from_resources([smoking("2020-01-01", "266927001")], dt.date(2021, 1, 1))
+    assert "smoker" not in m.facts
+
+
+def test_latest_observation_wins_and_entered_in_error_is_ignored():
+    wrong = {**bmi("2020-06-01", 45), "status": "entered-in-error"}
+    m = from_resources([bmi("2019-01-01", 24), bmi("2020-01-01", 27), wrong], dt.date(2021, 1, 1))
+    assert m.facts["bmi"] == 27
+
+
+@pytest.mark.parametrize("birth,on,age", [("1990-06-15", "2020-06-14", 29), ("1990-06-15", "2020-06-15", 30),
+                                          ("1990-03", "2020-06-01", 30), ("1990", "2020-06-01", None),
+                                          ("not-a-date", "2020-06-01", None), ("2030-01-01", "2020-06-01", None)])
+def test_age_from_birth_date_only_when_settled(birth, on, age):
+    m = from_resources([patient(birth)], dt.date.fromisoformat(on))
+    assert m.facts.get("age") == age
+    if age is None:
+        assert any(n.startswith("age unknown") for n in m.notes)
+
+
+def test_not_a_bundle_is_a_clear_input_error():
+    with pytest.raises(InputError, match="expected a FHIR R4 Bundle"):
+        from_bundle({"resourceType": "Patient"})
+    with pytest.raises(InputError, match="Bundle.entry must be a list"):
+        from_bundle({"resourceType": "Bundle", "entry": {"resource": {}}})
+
+
+def test_cli_evaluate_fhir_both_bundles(cpe):
+    for bundle in (JOHNNIE, LUNA):
+        r = cpe("evaluate", "assisted-conception", "--fhir", str(bundle), "--on", "2020-06-01", "--format", "json")
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["outcome"] == "not_eligible"  # a ten-year-old: the age criterion is unmet
+        age = next(c for c in out["criteria"] if c["id"] == "age")
+        assert age["status"] == "unmet"
+        assert "has_partner" in out["missing"] and "age" not in out["missing"]
+        assert out["fhir"]["facts"]["smoker"] is False
+
+
+def test_cli_evaluate_fhir_gives_the_same_decision_as_the_same_facts_by_patient_file(cpe, tmp_path):
+    m = load_bundle(JOHNNIE, dt.date(2020, 6, 1))
+    facts = tmp_path / "p.json"
+    facts.write_text(json.dumps(m.facts))
+    a = json.loads(cpe("evaluate", "assisted-conception", "--fhir", str(JOHNNIE), "--on", "2020-06-01",
+                       "--format", "json").stdout)
+    b = json.loads(cpe("evaluate", "assisted-conception", "--patient", str(facts), "--on", "2020-06-01",
+                       "--format", "json").stdout)
+    a.pop("fhir")
+    assert a == b
+
+
+def test_cli_bad_fhir_input_exits_2_with_one_line(cpe, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = cpe("evaluate", "assisted-conception", "--fhir", str(bad))
+    assert r.returncode == 2 and "invalid-json" in r.stderr and "Traceback" not in r.stderr
+    bad.write_text(json.dumps({"resourceType": "Patient"}))
+    r = cpe("evaluate", "assisted-conception", "--fhir", str(bad))
+    assert r.returncode == 2 and "not-fhir-bundle" in r.stderr
+    r = cpe("evaluate", "assisted-conception", "--fhir", str(JOHNNIE), "--patient", str(bad))
+    assert r.returncode == 2 and "one of them" in r.stderr
