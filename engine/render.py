@@ -94,7 +94,8 @@ def environment(kind: Literal["html", "md"]) -> jinja2.Environment:
                                  finalize=_md_finalize, keep_trailing_newline=True)
     env.filters.update(outcome=lambda o: OUTCOME_WORDS.get(o, o), route=lambda r: ROUTE_WORDS.get(r, r),
                        status=lambda s: STATUS_WORDS.get(s, s), value=value_text, date=_date,
-                       one_line=_one_line, facts=_fact_text, need=_need, provenance=lambda p: PROVENANCE_WORDS.get(p, p or ""),
+                       one_line=_one_line, facts=_fact_text, need=_need,
+                       first_upper=lambda t: (t[:1].upper() + t[1:]) if t else t, provenance=lambda p: PROVENANCE_WORDS.get(p, p or ""),
                        rule=node_text)
     env.globals.update(OUTCOME_WORDS=OUTCOME_WORDS, PROVENANCE_WORDS=PROVENANCE_WORDS,
                        COMMISSIONING_WORDS=COMMISSIONING_WORDS)
@@ -216,6 +217,28 @@ def render_policy(rv: ResolvedVersion, fmt: Fmt = "html", *, ifr: dict[str, Any]
 
 
 # -- formulary -----------------------------------------------------------------------------
-def render_formulary(context: dict[str, Any], fmt: Fmt = "html") -> bytes:
-    """A formulary listing by status and by indication; `context` comes from `formulary_context`."""
-    return _render("formulary", fmt, context)
+def formulary_context(f: Any, issued: dt.date | None = None) -> dict[str, Any]:
+    """A formulary (engine.model.formulary.Formulary) grouped by status, in the vocabulary's order, and
+    by indication, alphabetically; with a digest of its content so a printed listing can be checked."""
+    import hashlib
+    import json
+
+    vocab = f.vocabulary
+    blob = json.dumps(f.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    key = lambda e: (e.medicine.lower(), ", ".join(e.brands).lower(), e.formulation or "")  # noqa: E731
+    by_status = [{"status": st, "entries": sorted((e for e in f.entries if e.status == st.id), key=key)}
+                 for st in vocab.statuses]
+    groups: dict[str, list[Any]] = {}
+    for e in f.entries:
+        groups.setdefault(_one_line(e.indication) if e.indication else "", []).append(e)
+    by_indication = [{"indication": k or None, "entries": sorted(v, key=key)}
+                     for k, v in sorted(groups.items(), key=lambda kv: (kv[0] == "", kv[0].lower()))]
+    return {"f": f, "vocab": vocab, "statuses": {s.id: s for s in vocab.statuses}, "by_status": by_status,
+            "by_indication": by_indication, "digest": digest, "issued": issued or dt.date.today(),
+            "title": f"Formulary: {vocab.name}", "footer_id": f"formulary {vocab.id}"}
+
+
+def render_formulary(f: Any, fmt: Fmt = "html", *, issued: dt.date | None = None) -> bytes:
+    """A formulary listing by status and by indication, with each status's meaning and next step."""
+    return _render("formulary", fmt, formulary_context(f, issued))

@@ -218,3 +218,53 @@ def test_cpe_report_bad_input_exits_2_with_one_line(args, words):
 def test_cpe_report_unwritable_output_is_bad_input(tmp_path):
     r = run_cpe("report", "policy", "breast-implant-removal", "--format", "md", "-o", str(tmp_path / "no" / "x.md"))
     assert r.returncode == 2 and "cannot write" in r.stderr
+
+
+# -- formulary listing ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def formulary():
+    from engine.formulary import load_formulary
+
+    return load_formulary("lsc")
+
+
+def test_formulary_listing_by_status_and_by_indication(formulary):
+    from engine.render import render_formulary
+
+    md = render_formulary(formulary, "md", issued=dt.date(2026, 1, 2)).decode()
+    by_status = md.split("## 2. By indication")[0]
+    by_indication = md.split("## 2. By indication")[1]
+    vocab = formulary.vocabulary
+    # each decision sits under its own status heading, in the vocabulary's order
+    heads = [by_status.index(f"### {s.label} (") for s in vocab.statuses]
+    assert heads == sorted(heads)
+    for e in formulary.entries:
+        i = [s.id for s in vocab.statuses].index(e.status)
+        section = by_status[heads[i]: heads[i + 1] if i + 1 < len(heads) else None]
+        assert f"**{e.medicine.capitalize()}**" in section, e.id
+        if e.indication:
+            assert f"### {flat(e.indication)[:1].upper()}" in by_indication
+    assert "### Indication not stated" in by_indication or all(e.indication for e in formulary.entries)
+    assert "| **Agomelatine** | Red | " in by_indication and "Prior approval required." in by_indication
+
+
+def test_formulary_listing_prints_and_escapes(formulary):
+    from engine.render import render_formulary
+
+    first = formulary.entries[0].model_copy(update={"notes": SCRIPT})
+    f = formulary.model_copy(update={"entries": (first,) + formulary.entries[1:]})
+    html = render_formulary(f, "html").decode()
+    assert "<script" not in html and "&lt;script&gt;" in html
+    text = flat(pdf_text(render_formulary(formulary, "pdf")))
+    for s in formulary.vocabulary.statuses:
+        assert s.label in text
+    assert "By indication" in text and "Page 1 of" in text
+
+
+def test_cpe_report_formulary(tmp_path):
+    out = tmp_path / "formulary.md"
+    r = run_cpe("report", "formulary", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "## 1. By status" in out.read_text() and "## 2. By indication" in out.read_text()
+    r = run_cpe("report", "formulary", "--formulary", "no-such-formulary", "--format", "md")
+    assert r.returncode == 2 and "no-such-formulary" in r.stderr

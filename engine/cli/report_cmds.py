@@ -153,6 +153,23 @@ def report_policy(
     _write(render_policy(rv, kind, ifr=_ifr(s)), kind, out)  # type: ignore[arg-type]
 
 
+@report_app.command("formulary")
+def report_formulary(
+    formulary: Optional[str] = typer.Option(None, "--formulary", envvar="CPE_FORMULARY",
+                                            help="formulary folder, or a name under policies/formulary/ "
+                                                 "(default: lsc)"),
+    date: Optional[str] = DateOpt,
+    fmt: Optional[ReportFormat] = ReportFormatOpt, out: Optional[str] = OutOpt,
+) -> None:
+    """The formulary listing: every decision by status (with its meaning and next step) and by indication."""
+    from engine.formulary import load_formulary
+    from engine.render import render_formulary
+
+    kind = _format(fmt, out)
+    issued = _date(date)
+    _write(render_formulary(load_formulary(formulary), kind, issued=issued), kind, out)  # type: ignore[arg-type]
+
+
 def _ifr(s: Any) -> dict[str, Any]:
     from engine.route import load_routing
     from engine.screening import load_screening
