@@ -132,18 +132,18 @@ def entry_problems(e: "Entry", raw: Any, line: int | None, file: str, vocab: "Vo
         for n in (x for top in e.criteria for x in walk(top)):
             if isinstance(n, PolicyRef):
                 out.append(Problem("invalid-entry", f"entry {e.id}: a formulary restriction cannot refer to a "
-                                                    "policy", Location(file, node_lines.get(id(n), line))))
+                                                    "policy", Location(file, node_lines.get(id(n), (line,))[0])))
         out += check_version(e.criteria, attributes, file, node_lines, f"entry {e.id}")
     return out
 
 
-def criteria_lines(criteria: tuple, raw: Any) -> dict[int, int]:
-    """id(node) → line, walking the model and the located data together (as engine.load.node_lines)."""
-    lines: dict[int, int] = {}
+def criteria_lines(criteria: tuple, raw: Any) -> dict[int, tuple[int, dict]]:
+    """id(node) → (line, lines of its keys), walking model and located data together (as engine.load.node_lines)."""
+    lines: dict[int, tuple[int, dict]] = {}
 
     def pair(node: Any, data: Any, line: int | None) -> None:
         if line:
-            lines[id(node)] = line
+            lines[id(node)] = (line, getattr(data, "key_lines", {}))
         if not hasattr(data, "key_lines"):
             return
         for key, attr in (("all", "all"), ("any", "any")):

@@ -26,12 +26,22 @@ def _check_id(v: str, what: str) -> str:
     return v
 
 
+def _tidy(v: object) -> object:
+    """Texts lose surrounding spaces and an empty text is 'not stated' (None), as in a CSV cell:
+    one spelling for each value, so a CSV round trip gives back exactly the same entry."""
+    if isinstance(v, str):
+        return v.strip() or None
+    return v
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SourceRef(_Frozen):
     """Where a decision or definition comes from, and how far it can be trusted."""
+
+    _tidy = field_validator("*", mode="before")(classmethod(lambda cls, v: _tidy(v)))
 
     provenance: Provenance
     citation: str
@@ -104,6 +114,8 @@ class Vocabulary(_Frozen):
 class Monitoring(_Frozen):
     """A review or monitoring point the decision set, e.g. uptake at 3 and 6 months."""
 
+    _tidy = field_validator("*", mode="before")(classmethod(lambda cls, v: _tidy(v)))
+
     what: str
     after_months: int | None = Field(None, ge=0)
     due: dt.date | None = None
@@ -151,11 +163,7 @@ class Entry(_Frozen):
                 raise ValueError(f"{x!r}: a name must be non-empty, without ';' or surrounding spaces")
         return v
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank(cls, v: object) -> object:
-        """An empty text is 'not stated', as in a CSV cell: one spelling, so round trips are exact."""
-        return None if isinstance(v, str) and not v.strip() else v
+    _blank = field_validator("*", mode="before")(classmethod(lambda cls, v: _tidy(v)))
 
     @field_validator("nice_ta")
     @classmethod
