@@ -1,0 +1,123 @@
+"""Reading a cohort file: CSV or Parquet, one row per patient, a column per attribute.
+
+Blanks are unknown. An optional `id` column names the rows (else the row number does).
+Every other column must be an attribute of the dictionary, and every value must fit its
+type and range, exactly as for a single patient: bad input is refused with the file, row,
+column and value, never evaluated. The checked rows live in an embedded DuckDB table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError, did_you_mean
+from engine.model.attributes import Attribute, AttributeDictionary
+
+SQL_TYPE = {"boolean": "BOOLEAN", "integer": "BIGINT", "number": "DOUBLE", "enum": "VARCHAR", "string": "VARCHAR"}
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+TABLE = "cohort"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _s(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _parse(a: Attribute, raw: str) -> tuple[str, str]:
+    """(typed SQL expression, SQL condition that the raw text is not a valid value) for one column."""
+    t = a.type
+    if t == "boolean":
+        low = f"lower({raw})"
+        typed = (f"CASE WHEN {low} IN ({', '.join(map(_s, TRUE_WORDS))}) THEN TRUE "
+                 f"WHEN {low} IN ({', '.join(map(_s, FALSE_WORDS))}) THEN FALSE END")
+        return typed, f"({raw} IS NOT NULL AND ({typed}) IS NULL)"
+    if t in ("integer", "number"):
+        d = f"TRY_CAST({raw} AS DOUBLE)"
+        bad = [f"{d} IS NULL", f"isnan({d})"]
+        if t == "integer":
+            bad.append(f"{d} <> floor({d})")
+        if a.min is not None:
+            bad.append(f"{d} < {a.min!r}")
+        if a.max is not None:
+            bad.append(f"{d} > {a.max!r}")
+        bad_sql = f"({raw} IS NOT NULL AND ({' OR '.join(bad)}))"
+        typed = f"CAST({d} AS BIGINT)" if t == "integer" else d
+        return f"CASE WHEN {bad_sql} THEN NULL ELSE {typed} END", bad_sql
+    if t == "enum":
+        return raw, f"({raw} IS NOT NULL AND {raw} NOT IN ({', '.join(map(_s, a.values or ()))}))"
+    return raw, "FALSE"
+
+
+@dataclass
+class Cohort:
+    """A checked cohort in DuckDB table `cohort`: `__row` (1-based), `id`, then attribute columns."""
+
+    path: Path
+    con: Any
+    attrs: AttributeDictionary
+    columns: list[str]
+    rows: int
+    has_id: bool
+    _views: dict = field(default_factory=dict)
+
+    def source_sql(self, needed: list[str]) -> str:
+        """A subquery with every `needed` attribute (NULL-typed columns for those not in the file)."""
+        extra = [f"CAST(NULL AS {SQL_TYPE[self.attrs[a].type]}) AS {_q(a)}" for a in needed if a not in self.columns]
+        cols = ", ".join(["*"] + extra)
+        return f"(SELECT {cols} FROM {TABLE})"
+
+    def arrow(self, needed: list[str]):
+        return self.con.sql(f"SELECT * FROM {self.source_sql(needed)} ORDER BY __row").to_arrow_table()
+
+
+def read_cohort(path: Path, attrs: AttributeDictionary) -> Cohort:
+    """Load and check a cohort file (InputError naming the column or value on bad input)."""
+    import duckdb
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError.of("bad-cohort", f"no cohort file {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        scan = f"read_parquet({_s(str(path))})"
+    elif suffix in (".csv", ".tsv", ".txt"):
+        scan = f"read_csv({_s(str(path))}, header=true, all_varchar=true)"
+    else:
+        raise InputError.of("bad-cohort", f"{path}: a cohort must be a .csv or .parquet file")
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE raw AS SELECT * FROM {scan}")
+    except duckdb.Error as exc:
+        msg = str(exc).strip().splitlines()[0]
+        raise InputError.of("bad-cohort", f"cannot read {path}: {msg}") from None
+    names = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
+    for n in names:
+        if n != "id" and n not in attrs:
+            raise InputError.of("unknown-attribute", f"{path}: column {n!r} is not an attribute in the dictionary",
+                                hint=did_you_mean(n, attrs.names() + ["id"]) or "see policies/attributes.yaml")
+    columns = [n for n in names if n != "id"]
+    raws = {n: f"NULLIF(TRIM(CAST({_q(n)} AS VARCHAR)), '')" for n in names}
+    parsed = {n: _parse(attrs[n], raws[n]) for n in columns}
+    if columns:
+        firsts = ", ".join(f"min(CASE WHEN {parsed[n][1]} THEN rowid END)" for n in columns)
+        bad_rows = con.execute(f"SELECT {firsts} FROM raw").fetchall()[0]
+        found = [(row, n) for n, row in zip(columns, bad_rows) if row is not None]
+        if found:
+            row, n = min(found)
+            value = con.execute(f"SELECT {raws[n]} FROM raw WHERE rowid = {row}").fetchall()[0][0]
+            line = f", line {row + 2}" if suffix != ".parquet" else ""
+            raise InputError.of("bad-value", f"{path}: row {row + 1}{line}, column {n!r}: {value!r} is not "
+                                             f"{attrs[n].range_text()}")
+    has_id = "id" in names
+    id_sql = f"COALESCE({raws['id']}, CAST(rowid + 1 AS VARCHAR))" if has_id else "CAST(rowid + 1 AS VARCHAR)"
+    typed = ", ".join([f"rowid + 1 AS __row", f"{id_sql} AS id"] +
+                      [f"CAST({parsed[n][0]} AS {SQL_TYPE[attrs[n].type]}) AS {_q(n)}" for n in columns])
+    con.execute(f"CREATE TABLE {TABLE} AS SELECT {typed} FROM raw ORDER BY rowid")
+    con.execute("DROP TABLE raw")
+    rows = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
+    return Cohort(path, con, attrs, columns, rows, has_id)

@@ -1,0 +1,82 @@
+"""Compile a policy version to PySpark column expressions, for cohorts where NHS data lives
+(Spark / Databricks). Spark SQL's AND, OR and NOT are Kleene's, with null as unknown.
+
+`evaluate_frame(rv, df)` adds a three-valued Boolean column per criterion, `outcome` and
+`route` to a Spark DataFrame with a column per attribute the version reads.
+"""
+from __future__ import annotations
+
+from functools import reduce
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from engine.compile.columns import Lowered, lower
+from engine.compile.ir import program
+from engine.resolve import ResolvedVersion
+
+_OPS = {"=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
+
+
+class Spark:
+    """The Algebra of engine.compile.columns, building PySpark Columns."""
+
+    def col(self, name: str) -> Column:
+        return F.col(f"`{name}`")
+
+    def lit(self, value: Any) -> Column:
+        return F.lit(value)
+
+    def null_bool(self) -> Column:
+        return F.lit(None).cast("boolean")
+
+    def null_str(self) -> Column:
+        return F.lit(None).cast("string")
+
+    def compare(self, op: str, x: Column, value: Any) -> Column:
+        return getattr(x, _OPS[op])(F.lit(value))
+
+    def isin(self, x: Column, values: tuple) -> Column:
+        return x.isin(list(values))
+
+    def and_(self, xs: list[Column]) -> Column:
+        return reduce(lambda a, b: a & b, xs)
+
+    def or_(self, xs: list[Column]) -> Column:
+        return reduce(lambda a, b: a | b, xs)
+
+    def not_(self, x: Column) -> Column:
+        return ~x
+
+    def is_true(self, x: Column) -> Column:
+        return F.coalesce(x, F.lit(False))
+
+    def is_false(self, x: Column) -> Column:
+        return F.coalesce(~x, F.lit(False))
+
+    def is_in_ints(self, x: Column, values: tuple[int, ...]) -> Column:
+        return x.isin(list(values))
+
+    def case(self, whens: list[tuple[Column, Column]], default: Column) -> Column:
+        if not whens:
+            return default
+        (c, v), rest = whens[0], whens[1:]
+        chain = F.when(c, v)
+        for c, v in rest:
+            chain = chain.when(c, v)
+        return chain.otherwise(default)
+
+
+def lowered(rv: ResolvedVersion) -> Lowered[Column]:
+    return lower(program(rv), Spark())
+
+
+def evaluate_frame(rv: ResolvedVersion, df: DataFrame, criteria: bool = True, prefix: str = "") -> DataFrame:
+    """The DataFrame with a column per criterion (`prefix` + id), `outcome` and `route` added."""
+    low = lowered(rv)
+    cols = {prefix + cid: e for cid, e in low.criteria} if criteria else {}
+    cols["__branch"] = low.branch
+    out = df.withColumns(cols)
+    b = F.col("__branch")
+    return out.withColumns({prefix + "outcome": low.outcome_of(b), prefix + "route": low.route_of(b)}).drop("__branch")
