@@ -23,6 +23,7 @@ class Expect(BaseModel):
     route: Literal["routine", "prior_approval", "ifr", "more_information", "other_commissioner"] | None = None
     criteria: dict[str, Literal["met", "unmet", "unknown"]] = Field(default_factory=dict)
     missing: tuple[str, ...] | None = None
+    version: str | None = None  # the version the referral date should pick
 
 
 class Case(BaseModel):
@@ -81,6 +82,8 @@ def run_case(suite: Any, policy_id: str, case: Case, location: Location) -> Case
     d = decide(rv, facts, case.referral_date)
     run.decision = d
     e = case.expect
+    if e.version is not None and rv.label != e.version:
+        run.failures.append(f"version: expected {e.version}, got {rv.label}")
     if d.outcome != e.outcome:
         run.failures.append(f"outcome: expected {e.outcome}, got {d.outcome}")
     if e.route is not None and d.route != e.route:

@@ -6,6 +6,7 @@ provenance. Softer findings (thresholds outside a range, dead criteria) live in 
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from engine.errors import Location, Problem, did_you_mean
@@ -26,6 +27,8 @@ def value_fits(attr: Attribute, value: Any) -> str | None:
     if t == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"expected a number, got {value!r}"
+        if not math.isfinite(value):
+            return f"expected a finite number, got {value!r}"
         return None
     if t == "enum":
         if value not in (attr.values or ()):

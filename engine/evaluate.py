@@ -70,7 +70,8 @@ def evaluate(node: Node, patient: Mapping[str, Any],
         if decide_ref is None:
             raise ValueError(f"no way to decide referenced policy {node.policy!r}")
         decision = decide_ref(node)
-        truth = {"eligible": True, "not_eligible": False}.get(decision.outcome)
+        # out of that policy's scope is not "in accordance with" it: unmet, not unknown
+        truth = {"eligible": True, "insufficient_information": None}.get(decision.outcome, False)
         return Result(node, truth, ref=decision)
     raise TypeError(f"unknown node {type(node).__name__}")
 

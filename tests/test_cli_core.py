@@ -84,6 +84,8 @@ BAD = [
     ("age: 300\n", [], ["age", "300", "0 to 130"]),
     ("bmi: 9.5\n", [], ["bmi", "9.5", "10 to 90"]),
     ("smoker: 1\n", [], ["smoker", "true or false"]),
+    ("bmi: .nan\n", [], ["bmi", "finite"]),
+    ("age: .inf\n", [], ["age", "integer"]),
     ("implant_original_funding: nhs-ish\n", [], ["implant_original_funding", "nhs, private"]),
     ("age: [1\n", [], ["invalid-yaml", ":2"]),
     ("- 1\n- 2\n", [], ["mapping"]),

@@ -152,3 +152,44 @@ def test_policy_reference_carries_the_removal_decision(suite):
     assert b.policy_ref["policy"] == "breast-implant-removal" and b.policy_ref["outcome"] == "eligible"
     assert any(c.id == "b/symptoms" for c in d.criteria)
     assert d.referenced[0].id == "breast-implant-removal"
+
+
+SCOPED = """\
+id: demo
+title: Demo
+intervention: Demo
+scope: Adults with condition X only
+commissioning: criteria_based
+route_when_eligible: prior_approval
+sources:
+  - {id: s, kind: comparator, title: A test policy, not a clinical one}
+versions:
+  - version: "2020-01-01"
+    status: ratified
+    effective_from: "2020-01-01"
+    scope_criteria:
+      - {id: in_scope, text: Adults., provenance: comparator, citation: test, attr: age, op: ">=", value: 18}
+    criteria:
+      - {id: bmi, text: BMI under 30., provenance: comparator, citation: test, attr: bmi, op: "<", value: 30}
+"""
+
+
+def test_scope_and_prior_approval_routes(tmp_path):
+    import shutil
+
+    from engine.suite import Suite
+    from tests.conftest import ROOT
+
+    shutil.copy(ROOT / "policies" / "attributes.yaml", tmp_path / "attributes.yaml")
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "policy.yaml").write_text(SCOPED)
+    rv = Suite(tmp_path).resolved("demo", "2020-01-01")
+    assert (decide(rv, {"age": 40, "bmi": 25}).outcome, decide(rv, {"age": 40, "bmi": 25}).route) == \
+        ("eligible", "prior_approval")
+    d = decide(rv, {"age": 12, "bmi": 25})
+    assert (d.outcome, d.route) == ("out_of_scope", "other_commissioner")
+    assert d.criteria[0].scope and d.criteria[0].status == "unmet"
+    d = decide(rv, {"bmi": 25})
+    assert (d.outcome, d.route, d.missing) == ("insufficient_information", "more_information", ("age",))
+    d = decide(rv, {"bmi": 35})
+    assert (d.outcome, d.route) == ("not_eligible", "ifr")
