@@ -32,7 +32,7 @@ def policies_json(s: Suite) -> list[dict[str, Any]]:
 def parse_day(on: Optional[str]) -> dt.date | None:
     from engine.versions import parse_date
 
-    return parse_date(on, "on") if on else None
+    return parse_date(on, "on") if on is not None else None
 
 
 def evaluate_json(s: Suite, policy_id: str, body: Any, version: str | None, on: dt.date | None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from engine.errors import InputError
@@ -25,6 +26,9 @@ def create_app(policies: Path | None = None) -> FastAPI:
                               "eligibility decisions, RAG look-up and CDS Hooks for prescribing systems.")
     app.state.suite = Suite(policies)
     app.state.feedback = FeedbackStore()
+    # CDS Hooks clients call from the browser (the spec requires CORS); nothing here uses cookies.
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_headers=["*"])
     app.add_exception_handler(InputError, errors.on_input_error)
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.include_router(api.router)
@@ -61,10 +65,23 @@ def _document_bodies(app: FastAPI) -> None:
         from engine.service.cds import request_schemas
 
         comps.update(request_schemas())
+        _describe_parameters(doc, app.state.suite)
         app.openapi_schema = doc
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _describe_parameters(doc: dict[str, Any], suite: Suite) -> None:
+    """Policy ids, version labels and dates as precisely as OpenAPI can say them."""
+    shapes = {"policy_id": {"type": "string", "enum": suite.ids()},
+              "version": {"type": "string", "pattern": r"^(\d{4}-\d{2}-\d{2}|draft-\d{4})$"},
+              "on": {"type": "string", "format": "date"}}
+    for path in doc.get("paths", {}).values():
+        for op in path.values():
+            for param in op.get("parameters", []) if isinstance(op, dict) else []:
+                if param.get("name") in shapes and param.get("in") in ("path", "query"):
+                    param["schema"] = {**shapes[param["name"]], "title": param["schema"].get("title", "")}
 
 
 def _version() -> str:
