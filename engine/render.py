@@ -58,6 +58,13 @@ def _one_line(v: Any) -> str:
     return re.sub(r"\s+", " ", str(v or "")).strip()
 
 
+def _breakable(v: Any) -> Markup:
+    """An identifier that may wrap after '_' or '/' in a narrow table column (HTML only)."""
+    from markupsafe import escape
+
+    return Markup(str(escape(v)).replace("_", "_<wbr>").replace("/", "/<wbr>"))
+
+
 def _date(v: Any) -> str:
     if isinstance(v, str):
         try:
@@ -79,7 +86,7 @@ def _need(expected: str) -> str:
 
 
 def _fact_text(c: CriterionResult) -> list[str]:
-    return [f"{f.attribute} = {value_text(f.value)} ({_need(f.expected)})" for f in c.facts]
+    return [f"{f.attribute} = {value_text(f.value)} — {_need(f.expected)}" for f in c.facts]
 
 
 @lru_cache(maxsize=2)
@@ -97,6 +104,7 @@ def environment(kind: Literal["html", "md"]) -> jinja2.Environment:
                        one_line=_one_line, facts=_fact_text, need=_need,
                        first_upper=lambda t: (t[:1].upper() + t[1:]) if t else t, provenance=lambda p: PROVENANCE_WORDS.get(p, p or ""),
                        rule=node_text)
+    env.filters["breakable"] = _breakable if kind == "html" else (lambda v: v)
     env.globals.update(OUTCOME_WORDS=OUTCOME_WORDS, PROVENANCE_WORDS=PROVENANCE_WORDS,
                        COMMISSIONING_WORDS=COMMISSIONING_WORDS)
     return env

@@ -109,7 +109,7 @@ def plan(d: Decision, attrs: AttributeDictionary, rules: RoutingRules | None = N
     mine = rules.policies.get(d.policy.id)
     top = [c for c in d.criteria if c.depth == 0]
     kw: dict[str, Any] = {}
-    if d.route == "more_information" or (d.route == "ifr" and d.missing):
+    if d.missing:
         kw["missing"] = missing_facts(d, attrs)
     if d.route == "ifr":
         kw["exceptionality"] = rules.exceptionality
