@@ -162,7 +162,7 @@ scope: Adults with condition X only
 commissioning: criteria_based
 route_when_eligible: prior_approval
 sources:
-  - {id: s, kind: comparator, title: A test policy, not a clinical one}
+  - {id: s, kind: comparator, title: "A test policy, not a clinical one"}
 versions:
   - version: "2020-01-01"
     status: ratified
