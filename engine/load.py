@@ -40,7 +40,7 @@ def _describe(err: dict) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def problems_from(exc: ValidationError, data: Any, file: str) -> list[Problem]:
+def problems_from(exc: ValidationError, data: Any, file: str, code: str = "invalid-file") -> list[Problem]:
     """pydantic errors → located problems, one per distinct path, in file order."""
     out: list[Problem] = []
     seen: set[str] = set()
@@ -49,18 +49,17 @@ def problems_from(exc: ValidationError, data: Any, file: str) -> list[Problem]:
         if text in seen:
             continue
         seen.add(text)
-        out.append(Problem("invalid-policy" if "versions" in err["loc"] or "criteria" in str(err["loc"])
-                           else "invalid-file", text, Location(file, line_of(data, err["loc"]))))
+        out.append(Problem(code, text, Location(file, line_of(data, err["loc"]))))
     out.sort(key=lambda p: p.location.line or 0)
     return out
 
 
-def validate(model: type[M], data: Any, file: str) -> M:
+def validate(model: type[M], data: Any, file: str, code: str = "invalid-file") -> M:
     """Validate located data into `model`, raising InputError with file:line for each fault."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InputError(problems_from(exc, data, file)) from None
+        raise InputError(problems_from(exc, data, file, code)) from None
 
 
 def load_attributes(path: Path) -> AttributeDictionary:
@@ -93,7 +92,7 @@ def load_policy_file(path: Path) -> tuple[Policy, Any]:
     file = display_path(path)
     if not isinstance(data, dict):
         raise InputError.of("invalid-policy", "a policy file must be a mapping", file)
-    return validate(Policy, data, file), data
+    return validate(Policy, data, file, "invalid-policy"), data
 
 
 NodeLines = dict[int, tuple[int, dict]]
