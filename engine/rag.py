@@ -2,8 +2,9 @@
 
 Python API (used by the CLI, the HTTP service and CDS Hooks cards, reports)::
 
-    from engine.rag import lookup, Index
+    from engine.rag import lookup, answer, Index
     matches = lookup("Slenyto", indication="autism")      # list[Match], best first
+    answer("agomelatine")                               # the whole `cpe rag --format json` object
     matches[0].to_json()        # the contract's match object (plus extra keys)
     matches[0].status_id, matches[0].medicine, matches[0].ifr_available
     idx = Index.for_formulary("lsc")                    # build once, query many times
@@ -17,7 +18,8 @@ turns it off), so a look-up neither imports pydantic nor re-validates anything.
 
 Matching: each query word must match the entry, on a name (generic, brand or synonym: exact,
 prefix, or a close misspelling by optimal-string-alignment distance 1, or 2 for words of 7+
-letters) or on the formulation/route ("hydralazine tablets"). Misspellings are found through
+letters) or on a word of the formulation, route or indication ("hydralazine tablets",
+"hydralazine heart failure"); at least one word must match a name. Misspellings are found through
 a deletion index (the SymSpell idea: a word and a misspelling share a string reached by at
 most two deletions from their first letters), so a query costs a few dict look-ups, not a scan.
 """
@@ -206,11 +208,13 @@ class Index:
                 _keep_best(self.full.setdefault(norm, {}), i, (w, fld, name))
                 for tok in norm.split():
                     _keep_best(self.names.setdefault(tok, {}), i, (w, fld, name))
+            words = frozenset(normalise(" ".join([e["indication"] or "", *e["indication_synonyms"]])).split())
+            self.indication_words.append(words - STOPWORDS)
             for text in (e["formulation"], e["route"]):
                 for tok in normalise(text or "").split():
                     self.qualifiers.setdefault(tok, set()).add(i)
-            words = " ".join([e["indication"] or "", *e["indication_synonyms"]])
-            self.indication_words.append(frozenset(normalise(words).split()) - STOPWORDS)
+            for tok in words - STOPWORDS:
+                self.qualifiers.setdefault(tok, set()).add(i)
         for tok in self.names:
             if len(tok) >= MIN_FUZZY:
                 for d in deletions(tok[:PREFIX], 2):
@@ -264,7 +268,7 @@ class Index:
                             add(tok, "close", dist)
         for i in self.qualifiers.get(word, ()):
             if i not in hits:
-                hits[i] = (QUALIFIER_SCORE, {"field": "formulation", "how": "exact", "word": word})
+                hits[i] = (QUALIFIER_SCORE, {"field": "qualifier", "how": "exact", "word": word})
         return hits
 
     def search(self, query: str, indication: str | None = None, limit: int | None = None) -> list[Match]:
@@ -289,7 +293,7 @@ class Index:
                     break
                 hits.append(hit)
             else:
-                on_name = [h for h in hits if h[1]["field"] != "formulation"]
+                on_name = [h for h in hits if h[1]["field"] != "qualifier"]
                 if on_name:
                     scored[i] = (sum(h[0] for h in hits), max(on_name, key=lambda h: h[0])[1])
         for i in self.full.get(q, {}):
@@ -392,6 +396,22 @@ def lookup(query: str, indication: str | None = None, formulary: str | Path | No
            limit: int | None = None) -> list[Match]:
     """Entries of the formulary matching the query (and indication), best first."""
     return Index.for_formulary(formulary).search(query, indication, limit)
+
+
+def answer(query: str, indication: str | None = None, formulary: str | Path | None = None,
+           facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `cpe rag --format json` object: query, matches (with `patient` when facts are given),
+    and with an indication the entries whose indication the source does not state."""
+    idx = Index.for_formulary(formulary)
+    matches, unstated = idx.search_with_unstated(query, indication)
+    if facts is not None:
+        matches = patient_check(matches, facts, formulary)
+    out: dict[str, Any] = {"query": query, "matches": [m.to_json() for m in matches]}
+    if indication is not None:
+        out["indication"] = indication
+        out["indication_not_stated"] = [m.to_json() for m in unstated]
+    out["formulary"] = idx.formulary["id"]
+    return out
 
 
 def patient_check(matches: Iterable[Match], facts: dict[str, Any],

@@ -165,6 +165,8 @@ def test_generic_finds_every_entry_and_formulation_words_narrow(idx):
     assert set(ids(idx.search("hydralazine tablets"))) == {"hydralazine-tablets-hypertension",
                                                           "hydralazine-tablets-heart-failure"}
     assert ids(idx.search("melatonin oral solution")) == ["melatonin-colonis-oral-solution"]
+    assert ids(idx.search("hydralazine heart failure")) == ["hydralazine-tablets-heart-failure"]
+    assert idx.search("heart failure") == []  # a qualifier alone names no medicine
 
 
 def test_exact_names_rank_above_prefixes_and_misspellings(idx):

@@ -29,26 +29,17 @@ def rag_cmd(
     formulary: Optional[str] = FormularyOpt,
 ) -> None:
     """Look a medicine up in the formulary: RAG status, meaning, restrictions and what to do next."""
-    from engine.rag import Index
+    from engine.rag import answer
 
     facts = _read_patient(patient) if patient is not None else None
-    idx = Index.for_formulary(formulary)
-    matches, unstated = idx.search_with_unstated(query, indication)
-    if facts is not None:
-        from engine.rag import patient_check
-
-        matches = patient_check(matches, facts, formulary)
-    out: dict[str, Any] = {"query": query, "matches": [m.to_json() for m in matches]}
-    if indication is not None:
-        out["indication"] = indication
-        out["indication_not_stated"] = [m.to_json() for m in unstated]
-    out["formulary"] = idx.formulary["id"]
+    out = answer(query, indication, formulary, facts)
     if fmt == Format.json:
         print_json(out)
     else:
+        from engine.rag import Index
         from engine.rag_text import print_rag
 
-        print_rag(out, idx)
+        print_rag(out, Index.for_formulary(formulary))
 
 
 def _read_patient(path: Path) -> dict[str, Any]:
