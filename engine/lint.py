@@ -44,10 +44,15 @@ class Ctx:
     suite: Any
     policy: Policy
     file: str
-    lines: dict[int, int]
+    lines: dict[int, Any]
 
-    def at(self, node: Any = None) -> Location:
-        return Location(self.file, self.lines.get(id(node)) if node is not None else None)
+    def at(self, node: Any = None, key: str | None = None) -> Location:
+        """The line of a node (or of one of its keys), whichever form engine.load keeps it in."""
+        found = self.lines.get(id(node)) if node is not None else None
+        if isinstance(found, tuple):
+            line, keys = found
+            return Location(self.file, (keys or {}).get(key, line) if key else line)
+        return Location(self.file, found)
 
 
 def written_nodes(policy: Policy) -> Iterable[tuple[str, Node]]:
@@ -75,7 +80,7 @@ def unknown_attributes(ctx: Ctx) -> list[Finding]:
                 hint = did_you_mean(n.attr, attrs.names())
                 out.append(Finding("error", "unknown-attribute",
                                    f"{ctx.policy.id} {label}: attribute {n.attr!r} is not in the dictionary"
-                                   + (f" ({hint})" if hint else ""), ctx.at(n)))
+                                   + (f" ({hint})" if hint else ""), ctx.at(n, "attr")))
     return out
 
 
@@ -125,7 +130,8 @@ def thresholds_out_of_range(ctx: Ctx) -> list[Finding]:
                 if (a.min is not None and v < a.min) or (a.max is not None and v > a.max):
                     out.append(Finding("error", "threshold-out-of-range",
                                        f"{ctx.policy.id} {label}: {n.attr} {n.threshold_text()}: "
-                                       f"{v:g} is outside the attribute's range ({a.range_text()})", ctx.at(n)))
+                                       f"{v:g} is outside the attribute's range ({a.range_text()})",
+                                       ctx.at(n, "value" if n.op != "between" else "min")))
     return out
 
 
@@ -219,6 +225,7 @@ def contradictory_criteria(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
     for g in groups:
         if len(g) < 2:
             continue
+        g.sort(key=lambda n: [m is n for m in nodes].index(True))
         truths = _truths(g, rv, ctx.suite.attributes)
         if truths is None:
             continue
@@ -253,6 +260,7 @@ def never_changes_outcome(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
 
 FILE_CHECKS = (unknown_attributes, missing_provenance, provenance_without_source, thresholds_out_of_range,
                overlapping_versions)
+SEEN_BY_FILE_CHECKS = {"unknown-attribute", "missing-provenance"}
 RULE_CHECKS = (never_met, contradictory_criteria, never_changes_outcome)
 
 
@@ -272,7 +280,8 @@ def lint_policy(suite: Any, policy_id: str) -> list[Finding]:
         except InputError as exc:  # already reported above, or another load problem: report it once
             for p in exc.problems:
                 f = Finding("error", p.code, p.message, p.location)
-                if not any(x.code == f.code and x.location == f.location for x in findings):
+                if not any(x.code == f.code and (x.location == f.location or f.code in SEEN_BY_FILE_CHECKS)
+                           for x in findings):
                     findings.append(f)
             continue
         for rule_check in RULE_CHECKS:
