@@ -67,13 +67,20 @@ def _strip_tag(text: str) -> str:
     return text.split(" (")[0].strip() if text.endswith(")") else text
 
 
+def _indication_tries(text: str) -> list[str]:
+    """The indication as given, without its SNOMED tag, then word by word ('Essential hypertension'
+    → 'hypertension'), since every word of an indication must match the formulary's wording."""
+    words = [w for w in _strip_tag(text).split() if len(w) >= 5]
+    return list(dict.fromkeys([text, _strip_tag(text), *words]))
+
+
 def matches_for(order: Mapping[str, Any], patient_conditions: list[str]) -> tuple[list[Match], str | None]:
     """(formulary matches for one draft order, the indication they were narrowed by)."""
     from engine.service.medicines import find_medication
 
     for name in order["names"]:
         for ind in [*order["indications"], *patient_conditions]:
-            for text in dict.fromkeys([ind, _strip_tag(ind)]):
+            for text in _indication_tries(ind):
                 found = find_medication(name, text)
                 if found:
                     return found, text
@@ -124,7 +131,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
     sid, label = e["status"], s["label"]
     flags = s.get("flags", {})
     restriction = _restriction(m)
-    name = e["medicine"] + (f" ({', '.join(e['brands'])})" if e["brands"] else "")
+    name = e["medicine"][:1].upper() + e["medicine"][1:] + (f" ({', '.join(e['brands'])})" if e["brands"] else "")
     for_what = f" for {e['indication']}" if e.get("indication") else ""
     overrides: list[str] = []
     if flags.get("commissioned") is False or sid == "black":
@@ -154,7 +161,9 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
         if restriction == "met":
             return None
         indicator = "info"
-        summary = f"{name}: formulary decision{for_what} (no RAG colour stated)"
+        summary = f"{name}: the formulary decision states no colour; " + (
+            "this patient does not meet its criteria" if restriction == "unmet" else "check its criteria"
+            if restriction == "unknown" else "read the decision")
         overrides = ["restriction", "continuing"]
 
     detail = [f"**{label}**{for_what}: {s['meaning']}", f"Next step: {s['next_step']}"]
@@ -192,7 +201,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
                    "url": page,
                    "topic": {"system": f"{base_url}/medicines", "code": e["id"],
                              "display": f"{e['medicine']}{for_what}: {label}"}},
-        "links": [{"label": f"Formulary entry: {e['medicine']}{for_what}"[:120], "url": page, "type": "absolute"}],
+        "links": [{"label": f"Formulary entry: {name}", "url": page, "type": "absolute"}],
         "overrideReasons": [{"system": f"{base_url}/cds-services/override-reasons", "code": OVERRIDES[k][0], "display": OVERRIDES[k][1]}
                             for k in overrides],
         "extension": {"cpe.formulary-entry": e["id"], "cpe.status": sid, "cpe.restriction": restriction,
