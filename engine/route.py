@@ -51,6 +51,7 @@ class RoutePlan:
     met: tuple[CriterionResult, ...] = ()
     exceptionality: Exceptionality | None = None
     commissioner: Commissioner | None = None
+    to_check: tuple[Commissioner, ...] = ()
     out_of_scope: str | None = None
     notes: tuple[str, ...] = ()
     service_development: RouteRule | None = None
@@ -74,6 +75,8 @@ class RoutePlan:
             out["exceptionality"] = self.exceptionality.model_dump(exclude_none=True)
         if self.commissioner:
             out["commissioner"] = self.commissioner.model_dump()
+        if self.to_check:
+            out["commissioners_to_check"] = [c.model_dump() for c in self.to_check]
         if self.out_of_scope:
             out["out_of_scope"] = self.out_of_scope
         if self.notes:
@@ -123,8 +126,10 @@ def plan(d: Decision, attrs: AttributeDictionary, rules: RoutingRules | None = N
         if mine and mine.out_of_scope:
             kw["out_of_scope"] = mine.out_of_scope
         cid = mine.commissioner if mine and mine.commissioner else None
-        kw["commissioner"] = rules.commissioner(cid) if cid else (rules.commissioners[0] if rules.commissioners
-                                                                     else None)
+        if cid:
+            kw["commissioner"] = rules.commissioner(cid)
+        else:  # the policy names no one: list the commissioners to check, claim none
+            kw["to_check"] = rules.commissioners
     return RoutePlan(route=d.route, title=rule.title, summary=rule.summary, steps=rule.steps,
                      source=rule.source, provenance=rule.provenance, submit=rule.submit,
                      must_show=rule.must_show, notes=mine.notes if mine else (),

@@ -66,8 +66,13 @@ class Screening:
         if self.flags and not self.for_panel:
             parts.append("Every stated ground reads as a reason that does not make a case exceptional.")
         elif self.flags:
-            parts.append(f"{len(self.reasons)} kind(s) of non-qualifying reason flagged; "
-                         f"{len(self.for_panel)} sentence(s) remain for the panel to weigh.")
+            labels = []
+            for f in self.flags:
+                if f.label not in labels:
+                    labels.append(f.label)
+            n = len(self.for_panel)
+            parts.append(f"Flagged as not making a case exceptional: {'; '.join(labels).lower()}. "
+                         f"{n} sentence{'s' if n != 1 else ''} remain{'s' if n == 1 else ''} for the panel to weigh.")
         else:
             parts.append("No non-qualifying reason flagged; the grounds remain for the panel to weigh.")
         parts.append("Screening flags wording only; it does not judge exceptionality.")

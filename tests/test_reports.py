@@ -268,3 +268,18 @@ def test_cpe_report_formulary(tmp_path):
     assert "## 1. By status" in out.read_text() and "## 2. By indication" in out.read_text()
     r = run_cpe("report", "formulary", "--formulary", "no-such-formulary", "--format", "md")
     assert r.returncode == 2 and "no-such-formulary" in r.stderr
+
+
+def test_out_of_scope_letter_names_the_other_commissioner(suite):
+    import dataclasses
+
+    d = decide(suite.select("breast-implant-removal", version="2018-07-01"), {"age": 50})
+    d = dataclasses.replace(d, outcome="out_of_scope", route="other_commissioner",
+                            reason="The request is outside the scope of this policy.")
+    p = plan(d, suite.attributes)
+    for fmt in ("html", "md"):
+        doc = render_decision(d, p, fmt).decode()
+        assert "Out of scope" in doc and "Another commissioner or policy" in doc
+        assert "Also check: NHS England Specialised Commissioning" in doc
+        assert "Reconstruction after cancer surgery is governed by other policies" in doc
+        assert "Missing information" in doc and "implant_rupture" in doc

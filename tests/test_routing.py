@@ -106,9 +106,13 @@ def test_out_of_scope_names_who_governs(suite):
     d = dataclasses.replace(d, outcome="out_of_scope", route="other_commissioner")
     p = plan(d, suite.attributes)
     assert "Reconstruction after cancer surgery" in p.out_of_scope
-    assert p.commissioner is not None and p.commissioner.name == "NHS England Specialised Commissioning"
-    j = p.to_json()
+    assert p.commissioner is None  # the routing data names no one for this policy: claim no one
+    assert [c.id for c in p.to_check] == ["nhs-england-specialised"]
+    d = _decide(suite, "assisted-conception", {"age": 30}, version="2020-03-05")
+    d = dataclasses.replace(d, outcome="out_of_scope", route="other_commissioner")
+    j = plan(d, suite.attributes).to_json()
     assert j["route"] == "other_commissioner" and j["commissioner"]["id"] == "nhs-england-specialised"
+    assert "armed forces" in j["out_of_scope"]
 
 
 def test_group_request_adds_the_service_development_route(suite):

@@ -218,7 +218,9 @@ def route_text(d: Any, pl: Any) -> list[tuple[str, str]]:
     if pl.out_of_scope:
         out += [("", ""), ("", pl.out_of_scope)]
     if pl.commissioner:
-        out += [("", f"{pl.commissioner.name}: {pl.commissioner.covers} {pl.commissioner.how}")]
+        out += [("", f"Responsible commissioner: {pl.commissioner.name}: {pl.commissioner.covers} {pl.commissioner.how}")]
+    for c in pl.to_check:
+        out += [("", f"Also check: {c.name}: {c.covers}")]
     sc = pl.screening
     if sc is not None:
         out += [("", ""), ("bold", "IFR screening of the stated grounds"), ("", sc.summary)]
