@@ -13,12 +13,34 @@ CONTRACT_KEYS = {"medicine", "brands", "formulation", "indication", "status", "s
                  "prior_approval", "ifr_available", "notes"}
 
 
-@pytest.fixture(scope="module")
-def cpe(tmp_path_factory):
-    cache = str(tmp_path_factory.mktemp("cache"))
+class Run:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
-    def run(*args: str, env: dict | None = None):
-        return run_cpe(*args, env={"CPE_CACHE_DIR": cache, **(env or {})})
+
+@pytest.fixture
+def cpe(tmp_path_factory, monkeypatch, capsys):
+    """`cpe` in this process (fast); the exit-status contract is also checked in a subprocess below."""
+    from engine.cli import main
+
+    monkeypatch.setenv("CPE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cli-cache"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.delenv("CPE_FORMULARY", raising=False)
+
+    def run(*args: str, env: dict | None = None) -> Run:
+        with monkeypatch.context() as m:
+            for k, v in (env or {}).items():
+                m.setenv(k, v)
+            m.setattr("sys.argv", ["cpe", *args])
+            capsys.readouterr()
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            out, err = capsys.readouterr()
+        return Run(code, out, err)
     return run
 
 
@@ -129,6 +151,16 @@ def test_bad_input_exits_2_with_one_line(cpe, args, message):
     r = cpe(*args)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_exit_status_in_a_real_process(tmp_path):
+    env = {"CPE_CACHE_DIR": str(tmp_path / "cache")}
+    ok = run_cpe("rag", "agomelatine", "--format", "json", env=env)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["matches"][0]["status"] == "red"
+    none = run_cpe("rag", "paracetamol", "--format", "json", env=env)
+    assert none.returncode == 0 and json.loads(none.stdout)["matches"] == []
+    bad = run_cpe("rag", "agomelatine", "--formulary", "nowhere", env=env)
+    assert bad.returncode == 2 and bad.stderr.startswith("cpe: ") and len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_bad_patient_exits_2_naming_the_attribute(cpe, tmp_path):

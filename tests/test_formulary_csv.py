@@ -16,6 +16,7 @@ from engine.formulary_csv import COLUMNS, entries_yaml, read_csv, to_csv
 from engine.load import load_attributes
 from engine.model.formulary import Entry
 from tests.conftest import FIXTURES, ROOT, run_cpe
+from tests.test_formulary_cli import cpe  # noqa: F401  (the in-process `cpe` fixture)
 
 LSC = ROOT / "policies" / "formulary" / "lsc"
 GM = FIXTURES / "formulary" / "gm"
@@ -51,19 +52,18 @@ def test_export_import_round_trip_is_lossless(tmp_path, folder, attrs):
     assert load_formulary(dst).entries == f.entries
 
 
-def test_cli_export_then_import_then_export(tmp_path):
-    env = {"CPE_CACHE_DIR": str(tmp_path / "cache")}
+def test_cli_export_then_import_then_export(cpe, tmp_path):
     out = tmp_path / "lsc.csv"
-    r = run_cpe("formulary", "export", "-o", str(out), env=env)
+    r = cpe("formulary", "export", "-o", str(out))
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert list(rows[0]) == list(COLUMNS) and len(rows) == len(load_formulary(LSC).entries)
-    r = run_cpe("formulary", "import", str(out), env=env)
+    r = cpe("formulary", "import", str(out))
     assert r.returncode == 0, r.stderr
     dst = tmp_path / "f"
     shutil.copytree(LSC, dst)
     (dst / "entries.yaml").write_text(r.stdout)
-    r2 = run_cpe("formulary", "export", "--formulary", str(dst), env=env)
+    r2 = cpe("formulary", "export", "--formulary", str(dst))
     assert r2.returncode == 0 and r2.stdout == out.read_text()
 
 
