@@ -189,3 +189,17 @@ def test_migrations_run_once_and_are_idempotent(db_url, suite):
     assert [r["ref"] for r in b.list_cases()] == ["IFR-000001"]
     a.close()
     b.close()
+
+
+def test_head_constant_matches_the_migrations_folder():
+    """db.HEAD lets a warm start skip Alembic; it must name the newest migration shipped."""
+    from pathlib import Path
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import engine.register.db as db
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db.__file__).with_name("migrations")))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [db.HEAD]

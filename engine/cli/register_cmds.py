@@ -56,10 +56,10 @@ def case_new(
 
     if patient is None:
         raise InputError.of("bad-option", "give the patient's facts with --patient FILE")
-    reg = _register(policies)
-    facts = read_patient(patient, reg.suite.attributes)
-    out = reg.new_case(policy_id, facts, on=parse_on(on), version=version, grounds=grounds, requester=requester,
-                       actor=_actor(), patient_ref=patient_ref, validated=True)
+    with _register(policies) as reg:
+        facts = read_patient(patient, reg.suite.attributes)
+        out = reg.new_case(policy_id, facts, on=parse_on(on), version=version, grounds=grounds,
+                           requester=requester, actor=_actor(), patient_ref=patient_ref, validated=True)
     for sig in out["signals"]:
         _note("service development signal: " + sig["message"])
     if fmt == Format.json:
@@ -74,7 +74,8 @@ def case_new(
 def case_show(ref: str = typer.Argument(..., help="case reference, e.g. IFR-000001"), fmt: Format = FormatOpt,
               policies: Optional[Path] = PoliciesOpt) -> None:
     """The case with its decision, panel decisions and history."""
-    c = _register(policies).show(ref)
+    with _register(policies) as reg:
+        c = reg.show(ref)
     if fmt == Format.json:
         print_json(c)
         return
@@ -102,8 +103,8 @@ def case_decide(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Record the panel's decision (a case not yet at the panel is screened and referred first)."""
-    out = _register(policies).transition(ref, "decide", actor=_actor(), outcome=outcome, reason=reason,
-                                         advance=True)
+    with _register(policies) as reg:
+        out = reg.transition(ref, "decide", actor=_actor(), outcome=outcome, reason=reason, advance=True)
     if fmt == Format.json:
         print_json(out)
     else:
@@ -123,7 +124,8 @@ def case_event(
 
     if action == "decide":
         raise InputError.of("bad-option", "record a panel decision with `cpe case decide REF --outcome --reason`")
-    out = _register(policies).transition(ref, action, actor=_actor(), note=note)
+    with _register(policies) as reg:
+        out = reg.transition(ref, action, actor=_actor(), note=note)
     if fmt == Format.json:
         print_json(out)
     else:
@@ -138,7 +140,8 @@ def case_list(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Every case with its state, outcomes and decision due date."""
-    rows = _register(policies).list_cases(policy, state)
+    with _register(policies) as reg:
+        rows = reg.list_cases(policy, state)
     if fmt == Format.json:
         print_json(rows)
         return
@@ -157,10 +160,10 @@ def register_verify(
     """Check the hash chain, every row against it, and that every decision re-evaluates the same."""
     from engine.register.verify import Finding, verify
 
-    reg = _register(policies)
-    rep = verify(reg)
-    if head and not _head_present(reg, head):
-        rep.findings.insert(0, Finding("chain head", f"{head} is no longer in the chain (entries were removed)"))
+    with _register(policies) as reg:
+        rep = verify(reg)
+        if head and not _head_present(reg, head):
+            rep.findings.insert(0, Finding("chain head", f"{head} is no longer in the chain (entries were removed)"))
     if fmt == Format.json:
         print_json(rep.to_json())
     elif rep.ok:
@@ -193,11 +196,12 @@ def register_export(
 
     from engine.register.export import entries, fhir_audit_event
 
-    reg = _register(policies)
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
-        for e in entries(reg):
-            stream.write(json.dumps(fhir_audit_event(e) if fhir else e, ensure_ascii=False, sort_keys=True) + "\n")
+        with _register(policies) as reg:
+            for e in entries(reg):
+                stream.write(json.dumps(fhir_audit_event(e) if fhir else e, ensure_ascii=False, sort_keys=True)
+                             + "\n")
     finally:
         if out:
             stream.close()
@@ -206,7 +210,8 @@ def register_export(
 @register_app.command("signals")
 def register_signals(fmt: Format = FormatOpt, policies: Optional[Path] = PoliciesOpt) -> None:
     """Service development signals: several requests for one intervention within a window."""
-    rows = _register(policies).signals()
+    with _register(policies) as reg:
+        rows = reg.signals()
     if fmt == Format.json:
         print_json(rows)
     else:

@@ -15,6 +15,10 @@ from engine.errors import InputError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
+#: The newest migration; `migrate` skips Alembic entirely when the database is already there
+#: (a test keeps this equal to the migrations folder's head).
+HEAD = "0001"
+
 #: Any constant works; it only has to be the same for every writer of one database.
 CHAIN_LOCK_KEY = 70311979
 
@@ -81,11 +85,27 @@ def lock_chain(conn: "Connection") -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
 
 
+def current_revision(engine: "Engine") -> str | None:
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(engine: "Engine") -> None:
     """Bring the schema to the newest revision; safe when several processes start at once."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        if current_revision(engine) == HEAD:
+            return  # the common case: no Alembic import, no lock
+    except OperationalError as exc:
+        raise InputError.of("database-unavailable", f"cannot open the register at {safe_url(str(engine.url))}: "
+                            + str(exc.orig).strip().splitlines()[0])
     from alembic import command
     from alembic.config import Config
-    from sqlalchemy.exc import OperationalError
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))

@@ -68,6 +68,12 @@ class Register:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> "Register":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- plumbing --------------------------------------------------------------------------
     @contextmanager
     def _writing(self) -> Iterator["Session"]:
