@@ -229,10 +229,10 @@ class Index:
 
         folder = formulary_dir(formulary)
         key = cache_key(folder)
-        idx = _MEMO.get(key)
-        if idx is None:
-            idx = _MEMO[key] = cls(compiled(folder, key))
-        return idx
+        memo = _MEMO.get(str(folder.resolve()))
+        if memo is None or memo[0] != key:
+            memo = _MEMO[str(folder.resolve())] = (key, cls(compiled(folder, key)))
+        return memo[1]
 
     # -- matching words ------------------------------------------------------------------------
     def _word_hits(self, word: str) -> dict[int, tuple[float, dict[str, Any]]]:
@@ -316,7 +316,7 @@ class Index:
                     continue
                 else:
                     continue
-            matches.append(((-score, rank, i), self._match(i, score, how, ind)))
+            matches.append(((rank, -score, i), self._match(i, score, how, ind)))
         matches.sort(key=lambda x: x[0])
         out = [m for _, m in matches]
         return (out[:limit] if limit else out), unstated
@@ -334,7 +334,7 @@ def _keep_best(d: dict[int, tuple[float, str, str]], i: int, v: tuple[float, str
 
 # --- compiled cache --------------------------------------------------------------------------
 
-_MEMO: dict[str, Index] = {}
+_MEMO: dict[str, tuple[str, Index]] = {}   # folder → (cache key, index)
 _CODE = [Path(__file__).with_name("formulary.py"), Path(__file__).parent / "model" / "formulary.py"]
 
 
@@ -349,7 +349,8 @@ def cache_key(folder: Path) -> str:
             parts.append((str(p), st.st_mtime_ns, st.st_size))
         except OSError:
             parts.append((str(p), None))
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+    where = hashlib.sha256(parts[1].encode()).hexdigest()[:12]
+    return f"{where}-{hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]}"
 
 
 def cache_dir() -> Path:
@@ -386,6 +387,10 @@ def _write_cache(path: Path, data: dict[str, Any]) -> None:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)
+        folder_part = path.name.split("-")[1]
+        for old in path.parent.glob(f"formulary-{folder_part}-*.json"):
+            if old != path:
+                old.unlink(missing_ok=True)
     except OSError:
         pass
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine.errors import InputError
 from engine.formulary import formulary_dir, load_formulary
-from engine.rag import Index, deletions, lookup, normalise, osa_distance
+from engine.rag import Index, cache_key, deletions, lookup, normalise, osa_distance
 from tests.conftest import FIXTURES, ROOT
 
 LSC = ROOT / "policies" / "formulary" / "lsc"
@@ -235,6 +235,7 @@ def test_cache_is_rebuilt_when_a_file_changes(tmp_path):
     text = (f / "entries.yaml").read_text().replace("status: grey", "status: green")
     (f / "entries.yaml").write_text(text + "\n")  # the size changes even within one mtime tick
     assert Index.for_formulary(f).search("placebinol")[0].status_id == "green"
+    assert len(list(Path(os.environ["CPE_CACHE_DIR"]).glob(f"formulary-{cache_key(f).split('-')[0]}-*"))) == 1
 
 
 def test_lookup_does_not_build_pydantic_models_when_cached():

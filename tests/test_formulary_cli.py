@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT, run_cpe
+from tests.conftest import FIXTURES, run_cpe
 
 GM = FIXTURES / "formulary" / "gm"
 CONTRACT_KEYS = {"medicine", "brands", "formulation", "indication", "status", "status_label", "meaning",
