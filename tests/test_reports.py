@@ -157,8 +157,9 @@ def test_every_shipped_policy_version_renders_in_html_and_md(suite):
             doc = render_policy(rv, fmt).decode()
             assert rv.digest in doc and rv.policy.title in doc, (pid, label, fmt)
             for n in rv.criteria:
-                words = flat(n.text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                words = flat(n.text).replace("<", "&lt;").replace(">", "&gt;")
                 if fmt == "html":
+                    words = flat(n.text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                     words = words.replace("'", "&#39;").replace('"', "&#34;")
                 assert words in flat(doc), (pid, label, fmt, n.id)
         d = decide(rv, {})
