@@ -133,15 +133,18 @@ def html_to_pdf(html: str) -> bytes:
 
 # -- decision letter and panel summary -----------------------------------------------------
 def render_decision(d: Decision, plan: RoutePlan, fmt: Fmt = "html", *, issued: dt.date | None = None,
-                    ref: str | None = None, screening: Screening | None = None) -> bytes:
-    """A decision letter: outcome, route and next steps, criteria with the values used, what is missing."""
-    return _render("decision", fmt, _decision_context(d, plan, issued, ref, screening or plan.screening))
+                    ref: str | None = None, screening: Screening | None = None,
+                    audit_head: str | None = None) -> bytes:
+    """A decision letter: outcome, route and next steps, criteria with the values used, what is missing.
+    `ref` and `audit_head` (the register's hash-chain head) tie a letter to its recorded case."""
+    ctx = _decision_context(d, plan, issued, ref, screening or plan.screening)
+    return _render("decision", fmt, {**ctx, "audit_head": audit_head})
 
 
 def render_panel(d: Decision, plan: RoutePlan, screening: Screening, fmt: Fmt = "html", *,
                  issued: dt.date | None = None, ref: str | None = None) -> bytes:
     """An IFR panel summary for one request: the decision, the screening of its grounds, the test."""
-    return _render("panel", fmt, _decision_context(d, plan, issued, ref, screening))
+    return _render("panel", fmt, {**_decision_context(d, plan, issued, ref, screening), "audit_head": None})
 
 
 def _decision_context(d: Decision, plan: RoutePlan, issued: dt.date | None, ref: str | None,

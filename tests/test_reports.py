@@ -62,8 +62,8 @@ def test_decision_letter_shows_values_used_and_missing_facts(suite):
     rv = suite.select("assisted-conception", version="2020-03-05")
     d = decide(rv, {"age": 34, "bmi": 24.5, "smoker": False})
     assert d.outcome == "insufficient_information"
-    html = render_decision(d, plan(d, suite.attributes), "html").decode()
-    md = render_decision(d, plan(d, suite.attributes), "md").decode()
+    html = render_decision(d, plan(d, suite.attributes), "html", ref="C-1", audit_head="sha256:abc123").decode()
+    md = render_decision(d, plan(d, suite.attributes), "md", ref="C-1", audit_head="sha256:abc123").decode()
     for doc in (html, md):
         assert "Insufficient information" in doc
         assert "age = <b>34</b>" in doc or "age = 34" in doc
@@ -72,6 +72,7 @@ def test_decision_letter_shows_values_used_and_missing_facts(suite):
             assert name in doc
             assert suite.attributes[name].description in doc
         assert rv.digest in doc and "assisted-conception" in doc and "2020-03-05" in doc
+        assert "C-1" in doc and "sha256:abc123" in doc
         for c in d.criteria:
             if c.depth == 0:
                 assert flat(c.text) in flat(doc)
