@@ -293,7 +293,7 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
     comps: list[list[Atom]] = []
     for atom in atom_list:
         joined = [c for c in comps if any(a.attrs & atom.attrs for a in c)]
-        merged = [atom] + [a for c in joined for a in c]
+        merged = sorted([atom] + [a for c in joined for a in c], key=lambda a: atom_list.index(a))
         comps = [c for c in comps if c not in joined] + [merged]
     refs = {**rv_b.refs, **rv_a.refs}
     truth = _truth_fn()
@@ -370,7 +370,7 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
                 _verify(rv_a, rv_b, attrs, example, oa, ob)
             regions.append(Region(" AND ".join(texts) or "every patient", _ordered(example, all_attrs)))
         desc = regions[0].description if len(regions) == 1 else " OR ".join(f"({r.description})" for r in regions)
-        if len(desc) > MAX_DESCRIPTION:
+        if len(desc) > MAX_DESCRIPTION or desc.count("under ") > 1:
             desc = _criteria_text(rv_a, rv_b, oa, ob, coords_list, changed, common_crit)
         changes.append(Change(oa, ob, desc, regions[0].example, regions))
 
@@ -410,8 +410,9 @@ def _criteria_text(rv_a: ResolvedVersion, rv_b: ResolvedVersion, oa: str, ob: st
             names = [a.node.id or "?" for a in atoms if st in seen.get(id(a), ())]
             return f"criterion {names[0]}" if len(names) == 1 else f"at least one of criteria {', '.join(names)}"
         if outcome == "eligible":
-            return f"{head}: every criterion met" + (f" ({_met_text(atoms)})" if _met_text(atoms) and
-                                                      len(_met_text(atoms) or "") < 120 else "")
+            rules = _met_text(atoms) or ""
+            shown = rules and not rules.startswith("criteri") and len(rules) < 120
+            return f"{head}: every criterion met" + (f" ({rules})" if shown else "")
         if outcome == "not_eligible":
             return f"{head}: {ids(False)} unmet"
         if outcome == "insufficient_information":

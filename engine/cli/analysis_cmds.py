@@ -172,8 +172,9 @@ def lint_cmd(
     files: Optional[list[Path]] = typer.Argument(None, help="policy files (default: every policy in policies/)"),
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
-    """Check policies for contradictions, criteria that never matter, unknown attributes, thresholds
-    outside an attribute's range, overlapping versions and missing provenance.
+    """Check policies: contradictions, dead criteria, unknown attributes, out-of-range thresholds, overlaps.
+
+    Also criteria without provenance (seed, public or comparator, and a citation).
 
     Exit status 2 when there is an error; warnings alone exit 0.
     """
