@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.model.criteria import Node
-
-Provenance = Literal["seed", "public", "comparator"]
+from engine.model.criteria import Node, Provenance
 
 _ID = re.compile(r"^[a-z0-9]+([-_][a-z0-9]+)*$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
