@@ -110,5 +110,5 @@ def local_spark(cores: int = 2) -> Any:
 
     return (SparkSession.builder.master(f"local[{cores}]").appName("cpe")
             .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.sql.shuffle.partitions", "2").config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "2").config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC")
             .getOrCreate())
