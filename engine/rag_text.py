@@ -6,8 +6,7 @@ from typing import Any
 
 MARK = {"met": "✓", "unmet": "✗", "unknown": "?"}
 RESTRICTION_WORDS = {"met": "meets the restriction", "unmet": "does NOT meet the restriction",
-                     "unknown": "cannot be checked yet: information is missing",
-                     "none": "no patient criteria are recorded for this entry"}
+                     "unknown": "cannot be checked yet: information is missing"}
 STYLE = {"met": "green", "unmet": "red", "unknown": "yellow", "none": "dim"}
 
 
@@ -77,7 +76,10 @@ def _patient(p: Any, Text: Any, pt: dict[str, Any]) -> None:
     from engine.explain import value_text
 
     r = pt["restriction"]
-    p(Text(f"  This patient {RESTRICTION_WORDS[r]}.", style=f"bold {STYLE[r]}"))
+    head = "No patient criteria are recorded for this entry." if r == "none" else f"This patient {RESTRICTION_WORDS[r]}."
+    p(Text(f"  {head}", style=f"bold {STYLE[r]}"))
+    if r != "none" and pt.get("reason"):
+        p(Text(f"    {pt['reason']}", style="dim"))
     for c in pt.get("criteria", []):
         pad = "    " + "  " * c.get("depth", 0) if "depth" in c else "    "
         p(Text(f"{pad}{MARK[c['status']]} {c['id']}: {c['text'] or ''}", style=STYLE[c["status"]]))
