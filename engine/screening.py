@@ -64,7 +64,8 @@ class Screening:
         if self.is_service_development:
             parts.append("The request reads as one for a group of patients: a service development, not an IFR.")
         if self.flags and not self.for_panel:
-            parts.append("Every stated ground reads as a reason that does not make a case exceptional.")
+            parts.append("Every sentence of the grounds uses the wording of a reason that does not, on its own, make "
+                         "a case exceptional; read each in full, as a sentence may also hold other grounds.")
         elif self.flags:
             labels = []
             for f in self.flags:

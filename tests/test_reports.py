@@ -100,7 +100,7 @@ def test_panel_summary_holds_screening(suite, not_eligible):
                   "Panel decision", "IFR-42", "differs from the usual group of patients"):
         assert label in text
     md = render_panel(d, p, sc, "md").decode()
-    assert "| **Having the condition** (matched “suffers from”) |" in md
+    assert "| **Having the condition** (matched “suffers from”) | She suffers from contracture. |" in md
 
 
 def _section(md: str, heading: str) -> list[str]:

@@ -143,7 +143,7 @@ def test_all_four_reasons_in_one_request_each_flagged():
     s = screen("She has been diagnosed with the condition. She wishes to have surgery. "
                "Her GP says she would benefit. She is upset at being refused.")
     assert s.reasons == ["has_condition", "wants_treatment", "told_suitable", "distress"]
-    assert "Every stated ground reads as a reason that does not make a case exceptional" in s.summary
+    assert "Every sentence of the grounds uses the wording of a reason that does not" in s.summary
 
 
 def test_service_development_is_flagged():
@@ -201,3 +201,11 @@ def test_cpe_route_text_and_bad_input(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Route: Individual funding request (IFR)" in r.stdout
     assert "symptoms" in r.stdout
+
+
+def test_routing_code_names_no_policy(suite):
+    """Routing and screening are data: no policy id appears in their code."""
+    for name in ("route.py", "screening.py", "render.py"):
+        code = (ROOT / "engine" / name).read_text()
+        for pid in suite.ids():
+            assert pid not in code, (name, pid)
