@@ -153,3 +153,40 @@ def test_cors_lets_a_browser_client_call_cds_hooks(client):
                                                  "Access-Control-Request-Method": "GET"})
     assert r.status_code == 200
     assert r.headers.get("access-control-allow-origin") in ("*", "https://sandbox.cds-hooks.org")
+
+
+def test_cpe_serve_starts_the_service(tmp_path):
+    """`cpe serve --host --port` as a user runs it: /health answers, then the process stops cleanly."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cpe = Path(sys.executable).parent / "cpe"
+    proc = subprocess.Popen([str(cpe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(300):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                time.sleep(0.1)
+        else:
+            raise AssertionError("cpe serve did not answer /health")
+        assert r.status_code == 200 and r.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_cpe_serve_rejects_a_bad_port(cpe):
+    r = cpe("serve", "--port", "99999")
+    assert r.returncode == 2

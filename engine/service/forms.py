@@ -51,7 +51,7 @@ class Group:
 def words(name: str) -> str:
     """An attribute or value name as words: 'bells_palsy' → 'Bells palsy'."""
     text = name.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    return text.upper() if len(text) <= 3 else text[:1].upper() + text[1:]
 
 
 def _label(a: Attribute, name: str) -> str:
@@ -71,8 +71,6 @@ def _hint(a: Attribute) -> str:
         hi = _num(a.max) if a.max is not None else None
         bits.append(f"from {lo} to {hi}" if lo is not None and hi is not None else
                     f"at least {lo}" if lo is not None else f"at most {hi}")
-    if a.unit:
-        bits.append(f"in {a.unit}")
     text = " ".join(bits)
     return (text + ". " if text else "") + "Leave blank if not known."
 
