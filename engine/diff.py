@@ -278,8 +278,14 @@ def atom_phrase(atoms: list[Atom], statuses: set[Truth]) -> str | None:
 # -- the diff -----------------------------------------------------------------------------------
 
 def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionary,
-         check: bool = True) -> DiffResult:
-    """Every change of outcome between two versions, with a condition and a checked example each."""
+         check: bool = True, method: str = "auto") -> DiffResult:
+    """Every change of outcome between two versions, with a condition and a checked example each.
+
+    `method`: "partition" enumerates, "z3" asks the SMT solver, "auto" enumerates unless a group
+    of criteria spans more than MAX_COMPONENT_CELLS cells.
+    """
+    if method == "z3":
+        return smt_diff(rv_a, rv_b, attrs, check)
     atoms: dict[tuple[bool, str], Atom] = {}
     for rv, side in ((rv_a, "a"), (rv_b, "b")):
         for scope, nodes in ((True, rv.scope_criteria), (False, rv.criteria)):
@@ -309,10 +315,9 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
             cmp_by_attr.setdefault(c.attr, []).append(c)
         parts = [partition(n, attrs[n], cmp_by_attr[n]) for n in names]
         size = math.prod(len(p.cells) for p in parts)
-        if size > MAX_COMPONENT_CELLS:
-            from engine.errors import InputError
-            raise InputError.of("diff-too-large", f"{rv_a.id}: criteria {', '.join(a.node.id or '?' for a in group)}"
-                                f" span {size:,} cells; too many to enumerate")
+        if size > MAX_COMPONENT_CELLS and method == "auto":
+            return smt_diff(rv_a, rv_b, attrs, check,
+                            f"criteria {', '.join(a.node.id or '?' for a in group)} span {size:,} cells")
         comp = Component(group, parts)
         total_cells += _enumerate(comp, truth)
         full_product *= size
@@ -398,7 +403,7 @@ def _criteria_text(rv_a: ResolvedVersion, rv_b: ResolvedVersion, oa: str, ob: st
                     seen.setdefault(id(a), set()).add(t)
         for _, c in coords[0]:
             for a in common_crit:
-                seen.setdefault(id(a), set()).update({True} if c is True else {True, None, False})
+                seen.setdefault(id(a), set()).update({True: {True}, None: {True, None}}.get(c, {True, None, False}))
     every = [a for comp in changed for a in comp.atoms] + common_crit
 
     def side(rv: ResolvedVersion, outcome: str, flag: str) -> str:
@@ -443,6 +448,40 @@ def _component_text(comp: Component, cells: set[tuple[int, ...]], la: str, lb: s
         texts.append(f"under {label}: {phrase}")
     status = " AND ".join(texts)
     return status if status and len(status) < len(by_attr) else by_attr
+
+
+def smt_diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionary, check: bool = True,
+             why: str | None = None) -> DiffResult:
+    """The diff by SMT: one change per pair of outcomes z3 finds a patient for; none is a proof."""
+    from engine.diff_smt import smt_changes
+
+    names: list[str] = []
+    for rv in (rv_a, rv_b):
+        for top in (*rv.scope_criteria, *rv.criteria):
+            names += [a for a in sorted(attributes_of(top, rv.refs)) if a not in names]
+    changes = []
+    for oa, ob, example in sorted(smt_changes(rv_a, rv_b, attrs), key=lambda t: _pair_rank(t[:2])):
+        if check:
+            _verify(rv_a, rv_b, attrs, example, oa, ob)
+        desc = f"{_outcome_phrase(rv_a, oa)}; {_outcome_phrase(rv_b, ob)}"
+        ex = _ordered(example, names)
+        changes.append(Change(oa, ob, desc, ex, [Region(desc, ex)]))
+    method = f"z3 SMT check over {len(names)} attributes" + (f" ({why}: too many to enumerate)" if why else "")
+    notes = []
+    if rv_a.route_when_eligible != rv_b.route_when_eligible:
+        notes.append(f"eligible patients' route changes from {rv_a.route_when_eligible} to "
+                     f"{rv_b.route_when_eligible}")
+    return DiffResult(rv_a.id, rv_a.label, rv_b.label, not changes, method, changes, names, notes)
+
+
+def _outcome_phrase(rv: ResolvedVersion, outcome: str) -> str:
+    head = f"under {rv.label}"
+    if outcome == "out_of_scope":
+        return f"{head}: out of scope"
+    if rv.commissioning == "not_routinely_commissioned":
+        return f"{head}: not routinely commissioned (IFR only)"
+    return head + ": " + {"eligible": "every criterion met", "not_eligible": "at least one criterion unmet",
+                          "insufficient_information": "no criterion unmet, at least one unknown"}[outcome]
 
 
 def _rank(quad: tuple) -> tuple:

@@ -136,6 +136,29 @@ def test_every_shipped_pair_diffs_and_reproduces(suite):
         reproduces(suite, rv_a, rv_b, diff(rv_a, rv_b, suite.attributes))
 
 
+def test_z3_agrees_with_the_partition_on_shipped_pairs(suite):
+    for pid, a, b in all_pairs(suite):
+        rv_a, rv_b = suite.resolved(pid, a), suite.resolved(pid, b)
+        smt = diff(rv_a, rv_b, suite.attributes, method="z3")
+        part = diff(rv_a, rv_b, suite.attributes, method="partition")
+        assert smt.method.startswith("z3") and part.method.startswith("exhaustive partition")
+        assert {(c.from_outcome, c.to_outcome) for c in smt.changes} == \
+            {(c.from_outcome, c.to_outcome) for c in part.changes}, (pid, a, b)
+        reproduces(suite, rv_a, rv_b, smt)
+
+
+def test_auto_falls_back_to_z3_when_the_partition_is_too_large(suite, monkeypatch):
+    import engine.diff
+
+    monkeypatch.setattr(engine.diff, "MAX_COMPONENT_CELLS", 10)
+    rv_a = suite.resolved("breast-implant-replacement", "2018-07-01")
+    rv_b = suite.resolved("breast-implant-replacement", "2020-03-05")
+    r = diff(rv_a, rv_b, suite.attributes)
+    assert r.method.startswith("z3") and "too many to enumerate" in r.method
+    assert ("not_eligible", "eligible") in {(c.from_outcome, c.to_outcome) for c in r.changes}
+    reproduces(suite, rv_a, rv_b, r)
+
+
 def test_every_version_is_equivalent_to_itself(suite):
     for p in suite.policies():
         for v in p.versions:
@@ -219,6 +242,9 @@ def test_random_policies_diff_is_exact(suite, spec_a, spec_b, data):
     r = diff(rv_a, rv_b, suite.attributes)
     reproduces(suite, rv_a, rv_b, r)
     reported = {(c.from_outcome, c.to_outcome) for c in r.changes}
+    smt = diff(rv_a, rv_b, suite.attributes, method="z3")   # two independent methods agree
+    reproduces(suite, rv_a, rv_b, smt)
+    assert {(c.from_outcome, c.to_outcome) for c in smt.changes} == reported
     cuts = thresholds([rv_a, rv_b])
     some_patient = patients(suite.attributes, ATTRS, cuts)
     for _ in range(15):

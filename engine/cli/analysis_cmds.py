@@ -37,6 +37,7 @@ def diff_cmd(
     out: Optional[Path] = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
     cohort: Optional[Path] = typer.Option(None, "--cohort", help="CSV of patients (columns are attributes, "
                                                                  "blank is unknown): count who moves"),
+    method: str = typer.Option("auto", "--method", help="auto (partition, or z3 when too large), partition or z3"),
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Compare two versions exactly: every kind of patient whose outcome changes, with an example.
@@ -65,7 +66,9 @@ def diff_cmd(
         s = suite(policies)
         rv_a, rv_b = s.resolved(target, from_), s.resolved(target, to)
         attrs = s.attributes
-    result = diff(rv_a, rv_b, attrs)
+    if method not in ("auto", "partition", "z3"):
+        raise InputError.of("bad-option", f"--method {method!r}: use auto, partition or z3")
+    result = diff(rv_a, rv_b, attrs, method=method)
     if rv_a.id != rv_b.id:
         result.notes.append(f"the two files are different policies: {rv_a.id} and {rv_b.id}")
     moves = None
