@@ -17,6 +17,7 @@ from engine.cli import register_cmds  # noqa: E402,F401
 from engine.cli import formulary_cmds  # noqa: E402,F401
 from engine.cli import report_cmds  # noqa: E402,F401
 from engine.cli import serve_cmds  # noqa: E402,F401
+from engine.cli import cohort_cmds  # noqa: E402,F401
 
 
 def main() -> None:

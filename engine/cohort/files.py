@@ -1,6 +1,7 @@
 """Reading a cohort file: CSV or Parquet, one row per patient, a column per attribute.
 
-Blanks are unknown. An optional `id` column names the rows (else the row number does).
+Blanks are unknown. An optional `id` (or `patient_id`) column names the rows (else the row
+number does).
 Every other column must be an attribute of the dictionary, and every value must fit its
 type and range, exactly as for a single patient: bad input is refused with the file, row,
 column and value, never evaluated. The checked rows live in an embedded DuckDB table.
@@ -18,6 +19,7 @@ SQL_TYPE = {"boolean": "BOOLEAN", "integer": "BIGINT", "number": "DOUBLE", "enum
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 TABLE = "cohort"
+ID_COLUMNS = ("id", "patient_id")
 
 
 def _q(name: str) -> str:
@@ -96,11 +98,12 @@ def read_cohort(path: Path, attrs: AttributeDictionary) -> Cohort:
         msg = str(exc).strip().splitlines()[0]
         raise InputError.of("bad-cohort", f"cannot read {path}: {msg}") from None
     names = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
+    id_col = next((n for n in ID_COLUMNS if n in names), None)
     for n in names:
-        if n != "id" and n not in attrs:
+        if n != id_col and n not in attrs:
             raise InputError.of("unknown-attribute", f"{path}: column {n!r} is not an attribute in the dictionary",
                                 hint=did_you_mean(n, attrs.names() + ["id"]) or "see policies/attributes.yaml")
-    columns = [n for n in names if n != "id"]
+    columns = [n for n in names if n != id_col]
     raws = {n: f"NULLIF(TRIM(CAST({_q(n)} AS VARCHAR)), '')" for n in names}
     parsed = {n: _parse(attrs[n], raws[n]) for n in columns}
     if columns:
@@ -113,8 +116,8 @@ def read_cohort(path: Path, attrs: AttributeDictionary) -> Cohort:
             line = f", line {row + 2}" if suffix != ".parquet" else ""
             raise InputError.of("bad-value", f"{path}: row {row + 1}{line}, column {n!r}: {value!r} is not "
                                              f"{attrs[n].range_text()}")
-    has_id = "id" in names
-    id_sql = f"COALESCE({raws['id']}, CAST(rowid + 1 AS VARCHAR))" if has_id else "CAST(rowid + 1 AS VARCHAR)"
+    has_id = id_col is not None
+    id_sql = f"COALESCE({raws[id_col]}, CAST(rowid + 1 AS VARCHAR))" if id_col else "CAST(rowid + 1 AS VARCHAR)"
     typed = ", ".join([f"rowid + 1 AS __row", f"{id_sql} AS id"] +
                       [f"CAST({parsed[n][0]} AS {SQL_TYPE[attrs[n].type]}) AS {_q(n)}" for n in columns])
     con.execute(f"CREATE TABLE {TABLE} AS SELECT {typed} FROM raw ORDER BY rowid")
