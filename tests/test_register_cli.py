@@ -166,3 +166,23 @@ def test_default_database_is_a_file_in_the_user_data_dir(tmp_path):
                        env={**full, **env}, timeout=120)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "data" / "cpe" / "register.sqlite3").exists()
+
+
+def test_workflow_events_and_signals_from_the_command_line(cli, monkeypatch):
+    monkeypatch.setenv("CPE_SIGNAL_THRESHOLD", "1")
+    refs = [json.loads(cli("case", "new", "hip-arthroscopy", "--patient", cli.patient, "--version", "draft-2025",
+                           "--format", "json").stdout)["ref"] for _ in range(2)]
+    shown = json.loads(cli("case", "show", refs[0], "--format", "json").stdout)
+    assert shown["decision"]["policy"]["version"] == "draft-2025"
+    assert cli("case", "event", refs[0], "screen", "--note", "complete").returncode == 0
+    r = cli("case", "event", refs[0], "screen")
+    assert r.returncode == 2 and "is screening: 'screen' is not allowed now (allowed: refer, screen_out, withdraw)" \
+        in r.stderr
+    assert cli("case", "event", refs[0], "screen_out", "--note", "service development").returncode == 0
+    assert json.loads(cli("case", "show", refs[0], "--format", "json").stdout)["history"][-1]["note"] == \
+        "service development"
+    assert [c["ref"] for c in json.loads(cli("case", "list", "--state", "closed", "--format", "json").stdout)] \
+        == [refs[0]]
+    sig = json.loads(cli("register", "signals", "--format", "json").stdout)
+    assert [(s["policy_id"], s["case_ref"]) for s in sig] == [("hip-arthroscopy", refs[1])]
+    assert cli("register", "verify").returncode == 0

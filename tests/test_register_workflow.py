@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from engine.errors import InputError
 from engine.register import workflow
@@ -137,3 +138,32 @@ def test_service_development_signal(register, monkeypatch):
 
 def _signals(reg, policy):
     return reg.new_case(policy, {}, actor="officer-1")["signals"]
+
+
+OPS = {"<=": lambda a, b: a <= b, ">": lambda a, b: a > b, "==": lambda a, b: a == b}
+
+
+def _expected(state, action, guard):
+    return [t for t in workflow.TRANSITIONS if t.source == state and t.action == action
+            and all(OPS[op](guard[f], v) for f, op, v in t.guard)]
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(workflow.ACTIONS), st.integers(0, 60), st.integers(0, 40),
+                          st.integers(0, 2)), max_size=10))
+def test_the_durable_chart_agrees_with_the_transition_table(steps):
+    """Any sequence of events, allowed or not: durable-rules moves exactly as the table says, and
+    a rejected event never fires later (it was not parked)."""
+    history, state = [], "submitted"
+    for action, wd, dsd, reviews in steps:
+        guard = {"working_days_open": wd, "days_since_decision": dsd, "reviews": reviews}
+        expected = _expected(state, action, guard)
+        try:
+            t = workflow.run(history, action, guard)
+        except workflow.Rejected:
+            assert expected == []
+            continue
+        assert expected == [t]
+        history.append((action, t.target, guard))
+        state = t.target
