@@ -188,7 +188,8 @@ def test_decision_letter_link(page, server):
 
 
 # -- accessibility ---------------------------------------------------------------------------
-PAGES = ["/", "/medicines", "/medicines?q=melatonin", "/medicines/cannabidiol", "/eligibility",
+PAGES = ["/", "/medicines", "/medicines?q=melatonin", "/medicines/cannabidiol",
+         "/medicines/melatonin-slenyto-asd-sms", "/eligibility",
          "/eligibility/assisted-conception", "/eligibility/facial-nerve-rehabilitation", "/policies"]
 
 
@@ -215,4 +216,13 @@ def test_axe_on_a_decision_and_on_errors(page, server):
     page.fill("#age", "x")
     page.click("#check")
     page.locator(".nhsuk-error-summary").wait_for()
+    assert serious(page) == []
+
+
+def test_axe_on_a_restriction_check(page, server):
+    page.goto(f"{server}/medicines/melatonin-slenyto-asd-sms")
+    page.fill("#age", "9")
+    page.click("#check")
+    page.locator("#check-result").wait_for()
+    assert page.locator("#check-result").get_attribute("data-restriction") == "unknown"
     assert serious(page) == []

@@ -69,3 +69,22 @@ def test_form_answers_decide_as_the_api(client):
 def test_a_date_with_no_version_in_force_is_an_error_on_the_date(client):
     r = client.post("/eligibility/assisted-conception", data={"on": "2001-01-01"})
     assert r.status_code == 422 and "no ratified version in force" in r.text
+
+
+def test_restriction_check_on_a_medicine_page_as_cpe_rag_patient(client, cpe, tmp_path):
+    import json
+
+    for facts, form in [({"neuropathic_pain_prior_agents_tried": 2}, {"neuropathic_pain_prior_agents_tried": "2"}),
+                        ({"neuropathic_pain_prior_agents_tried": 1}, {"neuropathic_pain_prior_agents_tried": "1"}),
+                        ({}, {})]:
+        p = tmp_path / "p.json"
+        p.write_text(json.dumps(facts))
+        out = json.loads(cpe("rag", "nortriptyline", "--patient", str(p), "--format", "json").stdout)
+        expected = out["matches"][0]["patient"]["restriction"]
+        r = client.post("/medicines/nortriptyline-neuropathic-pain", data=form)
+        assert r.status_code == 200 and f'data-restriction="{expected}"' in r.text
+
+
+def test_restriction_check_refuses_a_bad_answer(client):
+    r = client.post("/medicines/nortriptyline-neuropathic-pain", data={"neuropathic_pain_prior_agents_tried": "99"})
+    assert r.status_code == 422 and "data-restriction" not in r.text and "There is a problem" in r.text

@@ -88,3 +88,25 @@ def badge_style(status: dict[str, Any]) -> str:
     if contrast(colour, text) >= 4.5:
         return f"background-color: {colour}; color: {text}; border-color: {colour};"
     return f"background-color: #ffffff; color: #212b32; border-color: {colour}; border-left: 16px solid {colour};"
+
+
+_LOADED: dict[str, Any] = {}
+
+
+def validated():
+    """The validated formulary (criteria trees included), loaded once per change of its files."""
+    from engine.formulary import formulary_dir, load_formulary
+    from engine.rag import cache_key
+
+    key = cache_key(formulary_dir())
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_formulary()
+    return _LOADED[key]
+
+
+def restriction(entry_id: str) -> tuple[Any, Any] | None:
+    """(the Entry with its criteria, the formulary's vocabulary), or None for an unknown id."""
+    f = validated()
+    e = next((x for x in f.entries if x.id == entry_id), None)
+    return (e, f.vocabulary) if e is not None else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -229,12 +230,16 @@ def medicines_results(q: str = "", indication: str = "") -> HTMLResponse:
 
 
 @router.get("/medicines/{entry_id}", response_class=HTMLResponse)
-def medicine_page(entry_id: str) -> HTMLResponse:
-    from engine.service.medicines import badge_style, entry
+def medicine_page(request: Request, entry_id: str) -> HTMLResponse:
+    from engine.service.medicines import entry
 
     m = entry(entry_id)
     if m is None:
         return _not_found(f"There is no formulary entry {entry_id!r}.", "medicines")
+    return _medicine_page(request, m, _entry_rows(m))
+
+
+def _entry_rows(m: Any) -> list[tuple[str, Any]]:
     j = m.to_json()
     e = m.entry
     src = e.get("source") or {}
@@ -249,5 +254,40 @@ def medicine_page(entry_id: str) -> HTMLResponse:
             ("Decided by", j.get("decision_body")), ("Decision date", j.get("decision_date")),
             ("Reason", j.get("reason")), ("Review date", j.get("review_date")),
             ("Source", f"{src.get('citation', '')} [{src.get('provenance', '')}]" if src else None)]
-    return page("medicine.html", title=j["medicine"].capitalize(), section="medicines", badge_style=badge_style,
-                m={**j, "status_info": m.status, "formulary": m.formulary.get("name")}, rows=rows)
+    return rows
+
+
+@router.post("/medicines/{entry_id}", response_class=HTMLResponse)
+async def medicine_check(request: Request, entry_id: str) -> HTMLResponse:
+    """Does this patient meet the entry's restriction? The same decide() as `cpe rag --patient`."""
+    from engine.formulary import decide_entry
+    from engine.service.medicines import entry, restriction
+
+    m, found = entry(entry_id), restriction(entry_id)
+    if m is None or found is None:
+        return _not_found(f"There is no formulary entry {entry_id!r}.", "medicines")
+    e, vocab = found
+    values = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
+    fields = [f for g in forms.groups(SimpleNamespace(scope_criteria=(), criteria=e.criteria, refs={}),  # type: ignore[arg-type]
+                                      _suite(request).attributes) for f in g.fields]
+    facts, errors = forms.facts_from_form(values, fields, _suite(request).attributes)
+    if errors:
+        return _medicine_page(request, m, _entry_rows(m), values, errors, status=422)
+    return _medicine_page(request, m, _entry_rows(m), values, check=decide_entry(e, vocab, facts))
+
+
+def _medicine_page(request: Request, m: Any, rows: list, values: Mapping[str, str] | None = None,
+                   errors: Mapping[str, str] | None = None, check: Any = None, status: int = 200) -> HTMLResponse:
+    """The entry's page; with criteria, a form to check one patient against its restriction."""
+    from engine.service.medicines import badge_style, restriction
+
+    j = m.to_json()
+    e, _ = restriction(m.id) or (None, None)
+    groups = []
+    if e is not None and e.criteria:
+        groups = forms.groups(SimpleNamespace(scope_criteria=(), criteria=e.criteria, refs={}),  # type: ignore[arg-type]
+                              _suite(request).attributes, values, errors)
+    error_list = [{"text": f.error, "href": f"#{f.name}"} for g in groups for f in g.fields if f.error]
+    return page("medicine.html", status, title=j["medicine"].capitalize(), section="medicines",
+                badge_style=badge_style, m={**j, "status_info": m.status, "formulary": m.formulary.get("name")},
+                rows=rows, groups=groups, check=check, error_list=error_list, error_count=len(error_list))
