@@ -242,6 +242,11 @@ def never_changes_outcome(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
     """A top-level criterion whose removal changes no decision (unknown facts included) is dead wording."""
     from engine.diff import diff
 
+    if rv.commissioning == "not_routinely_commissioned" and rv.criteria:
+        ids = ", ".join(n.id or "?" for n in rv.criteria)
+        return [Finding("warning", "never-changes-outcome",
+                        f"{rv.id} {rv.label}: not routinely commissioned, so its criteria ({ids}) never change "
+                        "an outcome", ctx.at(rv.criteria[0]))]
     if rv.commissioning != "criteria_based" or len(rv.criteria) < 2:
         return []
     out = []

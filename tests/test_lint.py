@@ -55,3 +55,23 @@ def test_each_check_is_quiet_on_a_sound_file_and_reports_once():
 def test_missing_file_is_bad_input():
     p = run_cpe("lint", "no-such-policy.yaml")
     assert p.returncode == 2 and "no-such-policy.yaml" in (p.stdout + p.stderr)
+
+
+def test_criteria_of_a_not_routinely_commissioned_version_are_dead_wording(tmp_path):
+    f = tmp_path / "nrc.yaml"
+    f.write_text("""id: nrc-with-criteria
+title: t
+intervention: x
+scope: x
+commissioning: not_routinely_commissioned
+sources: [{id: f, kind: public, title: t}]
+versions:
+  - version: "2020-01-01"
+    status: ratified
+    effective_from: "2020-01-01"
+    criteria:
+      - {id: adult, text: t, provenance: public, citation: c, attr: age, op: ">=", value: 18}
+""")
+    findings = lint(Suite(ROOT / "policies"), [f])
+    assert [(x.level, x.code) for x in findings] == [("warning", "never-changes-outcome")]
+    assert "(adult)" in findings[0].message and findings[0].location.line == 12
