@@ -161,8 +161,8 @@ def _numeric_pieces(attr: Attribute, th: list[Any]) -> list[tuple[Any, tuple[Pie
             b = end if end_in else end - 1
             if a <= b:
                 rep = b if (i == 0 and p is not None) else a
-                if rep in (math.inf, -math.inf):
-                    rep = (b - 1 if b != math.inf else a + 1) if rep == a else a
+                if rep in (math.inf, -math.inf):  # an unbounded stretch: a finite value inside it
+                    rep = 0 if (a, b) == (-math.inf, math.inf) else b if a == -math.inf else a
                 out.append((_num(rep, True), ((a, True, b, True),)))
         elif prev < end or (prev == end and prev_in and end_in):
             out.append((_num(_inside(prev, prev_in, end, end_in, first=(i == 0 and p is not None)), False),

@@ -173,27 +173,30 @@ ATTRS = ["age", "bmi", "smoker", "implant_original_funding", "house_brackmann_gr
 
 
 def compare_strategy(suite):
-    def one(name):
-        a = suite.attributes[name]
-        if a.type == "boolean":
-            return st.builds(lambda op, v: {"attr": name, "op": op, "value": v},
-                             st.sampled_from(["=", "!="]), st.booleans())
-        if a.type == "enum":
-            return st.one_of(
-                st.builds(lambda op, v: {"attr": name, "op": op, "value": v}, st.sampled_from(["=", "!="]),
-                          st.sampled_from(list(a.values))),
-                st.builds(lambda vs: {"attr": name, "op": "in", "value": sorted(vs)},
-                          st.sets(st.sampled_from(list(a.values)), min_size=1)))
-        lo, hi = int(a.min), int(a.max)
-        num = st.integers(lo, hi) if a.type == "integer" else \
-            st.one_of(st.integers(lo, hi), st.floats(lo, hi, allow_nan=False).map(lambda x: round(x, 1)))
+    return st.sampled_from(ATTRS).flatmap(lambda name: compare_for(suite, name))
+
+
+def compare_for(suite, name):
+    """Comparisons on one attribute, with thresholds anywhere in its range."""
+    a = suite.attributes[name]
+    if a.type == "boolean":
+        return st.builds(lambda op, v: {"attr": name, "op": op, "value": v},
+                         st.sampled_from(["=", "!="]), st.booleans())
+    if a.type == "enum":
         return st.one_of(
-            st.builds(lambda op, v: {"attr": name, "op": op, "value": v},
-                      st.sampled_from(["=", "!=", "<", "<=", ">", ">="]), num),
-            st.builds(lambda x, y, inc: {"attr": name, "op": "between", "min": min(x, y), "max": max(x, y),
-                                         "inclusive": inc}, num, num,
-                      st.sampled_from(["both", "neither", "min", "max"])))
-    return st.sampled_from(ATTRS).flatmap(one)
+            st.builds(lambda op, v: {"attr": name, "op": op, "value": v}, st.sampled_from(["=", "!="]),
+                      st.sampled_from(list(a.values))),
+            st.builds(lambda vs: {"attr": name, "op": "in", "value": sorted(vs)},
+                      st.sets(st.sampled_from(list(a.values)), min_size=1)))
+    lo, hi = int(a.min), int(a.max)
+    num = st.integers(lo, hi) if a.type == "integer" else \
+        st.one_of(st.integers(lo, hi), st.floats(lo, hi, allow_nan=False).map(lambda x: round(x, 1)))
+    return st.one_of(
+        st.builds(lambda op, v: {"attr": name, "op": op, "value": v},
+                  st.sampled_from(["=", "!=", "<", "<=", ">", ">="]), num),
+        st.builds(lambda x, y, inc: {"attr": name, "op": "between", "min": min(x, y), "max": max(x, y),
+                                     "inclusive": inc}, num, num,
+                  st.sampled_from(["both", "neither", "min", "max"])))
 
 
 def node_strategy(suite):
@@ -331,3 +334,39 @@ def test_bad_cohort_column_and_value(tmp_path):
     p = run_cpe("diff", "breast-implant-replacement", "--from", "2018-07-01", "--to", "2020-03-05",
                 "--cohort", str(bad))
     assert p.returncode == 2 and "age" in p.stderr and ":2" in p.stderr
+
+
+# -- the partition itself ----------------------------------------------------------------------
+
+def _inside(piece, x):
+    lo, lo_in, hi, hi_in = piece
+    return (x > lo or (lo_in and x == lo)) and (x < hi or (hi_in and x == hi))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_every_value_behaves_like_its_cells_representative(data):
+    from engine.evaluate import compare
+    from engine.model.criteria import Compare
+    from engine.partition import partition
+
+    name = data.draw(st.sampled_from(ATTRS + ["baker_grade", "palsy_duration_months"]))
+    a = _SUITE.attributes[name]
+    one = compare_for(_SUITE, name)
+    compares = [Compare.model_validate(c) for c in data.draw(st.lists(one, min_size=1, max_size=4))]
+    part = partition(name, a, compares)
+    if a.type == "boolean":
+        value = data.draw(st.booleans())
+    elif a.type == "enum":
+        value = data.draw(st.sampled_from(list(a.values)))
+    elif a.type == "integer":
+        value = data.draw(st.integers(int(a.min), int(a.max)))
+    else:
+        value = data.draw(st.floats(a.min, a.max, allow_nan=False))
+    numeric = a.type in ("integer", "number")
+    homes = [c for c in part.cells if not c.unknown and any(
+        _inside(p, value) if numeric else p == value for p in c.pieces)]
+    assert len(homes) == 1, (value, part.cells)
+    rep = homes[0].value
+    assert [compare(c, value) for c in compares] == [compare(c, rep) for c in compares]
+    assert part.cells[-1].unknown and all(compare(c, None) is None for c in compares)
