@@ -52,7 +52,7 @@ class Report:
 def verify(reg: "Register") -> Report:
     from sqlalchemy import select
 
-    from engine.register.models import AUDITED, AuditEntry, Case, Evaluation
+    from engine.register.models import AUDITED, AuditEntry
 
     rep = Report()
     with reg.Session() as s:
