@@ -1,7 +1,7 @@
 """How many patients of a cohort file move between outcomes when a policy changes version.
 
-The cohort is a CSV file, one row per patient, columns named after attributes (an `id` or
-`patient_id` column names the row); a blank cell is unknown. Every row is checked against the
+The cohort is a CSV or Parquet file, one row per patient, columns named after attributes (an
+`id` or `patient_id` column names the row); a blank cell (CSV) or null (Parquet) is unknown. Every row is checked against the
 dictionary like any patient and decided under both versions by the reference `decide`.
 """
 from __future__ import annotations
@@ -68,8 +68,44 @@ def _cell(text: str, name: str, attrs: AttributeDictionary, file: str, line: int
     return text
 
 
+def _check_columns(columns: list[str], attrs: AttributeDictionary, file: str) -> str | None:
+    """The id column, after refusing any column that is not an attribute."""
+    if not columns:
+        raise InputError.of("bad-cohort", "the cohort file has no columns", file, 1)
+    for c in columns:
+        if c not in attrs and c not in ID_COLUMNS:
+            raise InputError.of("unknown-attribute", f"cohort column {c!r} is not an attribute in the dictionary",
+                                file, 1, did_you_mean(c, attrs.names()) or "see policies/attributes.yaml")
+    return next((c for c in ID_COLUMNS if c in columns), None)
+
+
+def read_parquet(path: Path, attrs: AttributeDictionary) -> list[tuple[str, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    file = display_path(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as exc:
+        raise InputError.of("unreadable-file", f"cannot read cohort {file}: {exc}") from None
+    id_col = _check_columns(table.column_names, attrs, file)
+    out = []
+    for i, row in enumerate(table.to_pylist()):
+        facts = {c: v for c, v in row.items() if c in attrs}
+        for c, v in facts.items():  # Parquet has no booleans-as-text problem, but integers may be floats
+            if v is not None and attrs[c].type == "integer" and isinstance(v, float) and v.is_integer():
+                facts[c] = int(v)
+        rid = str(row[id_col]) if id_col and row.get(id_col) is not None else str(i + 1)
+        try:
+            out.append((rid, validate_patient(facts, attrs, file)))
+        except InputError as exc:
+            raise InputError.of("bad-value", f"row {i + 1} ({rid}): {exc.problems[0].message}", file) from None
+    return out
+
+
 def read_cohort(path: Path, attrs: AttributeDictionary) -> list[tuple[str, dict[str, Any]]]:
     """(row id, checked facts) for every row; InputError naming the file, line and column otherwise."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return read_parquet(path, attrs)
     file = display_path(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -78,14 +114,7 @@ def read_cohort(path: Path, attrs: AttributeDictionary) -> list[tuple[str, dict[
                             f"cannot read cohort {file}: {exc.strerror or exc}") from None
     with handle:
         reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        if not columns:
-            raise InputError.of("bad-cohort", "the cohort file has no header row", file, 1)
-        for c in columns:
-            if c not in attrs and c not in ID_COLUMNS:
-                raise InputError.of("unknown-attribute", f"cohort column {c!r} is not an attribute in the dictionary",
-                                    file, 1, did_you_mean(c, attrs.names()) or "see policies/attributes.yaml")
-        id_col = next((c for c in ID_COLUMNS if c in columns), None)
+        id_col = _check_columns(list(reader.fieldnames or []), attrs, file)
         out = []
         for i, row in enumerate(reader):
             line = reader.line_num

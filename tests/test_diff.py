@@ -370,3 +370,25 @@ def test_every_value_behaves_like_its_cells_representative(data):
     rep = homes[0].value
     assert [compare(c, value) for c in compares] == [compare(c, rep) for c in compares]
     assert part.cells[-1].unknown and all(compare(c, None) is None for c in compares)
+
+
+def test_parquet_cohort_counts_like_csv(tmp_path, suite):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine.diff_cohort import cohort_moves
+
+    rows = {"id": ["p1", "p2", "p3"], "implant_original_funding": ["nhs", "nhs", None],
+            "implant_rupture": [True, True, True], "age": [40, 40, None],
+            "replacement_with_removal": [False, True, False]}
+    pq.write_table(pa.table(rows), tmp_path / "c.parquet")
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,implant_original_funding,implant_rupture,age,replacement_with_removal\n"
+                   "p1,nhs,true,40,false\np2,nhs,true,40,true\np3,,true,,false\n")
+    a = suite.resolved("breast-implant-replacement", "2018-07-01")
+    b = suite.resolved("breast-implant-replacement", "2020-03-05")
+    from_parquet = cohort_moves(tmp_path / "c.parquet", a, b, suite.attributes)
+    from_csv = cohort_moves(csv, a, b, suite.attributes)
+    assert from_parquet.moves == from_csv.moves and from_parquet.moved_ids == from_csv.moved_ids
+    assert from_csv.moved_ids == {("not_eligible", "eligible"): ["p1"],
+                                  ("not_eligible", "insufficient_information"): ["p3"]}

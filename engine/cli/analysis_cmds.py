@@ -35,8 +35,8 @@ def diff_cmd(
     to: Optional[str] = typer.Option(None, "--to", help="version label to compare to"),
     fmt: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="text, json or html"),
     out: Optional[Path] = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
-    cohort: Optional[Path] = typer.Option(None, "--cohort", help="CSV of patients (columns are attributes, "
-                                                                 "blank is unknown): count who moves"),
+    cohort: Optional[Path] = typer.Option(None, "--cohort", help="CSV or Parquet of patients (columns are "
+                                                                 "attributes, blank is unknown): count who moves"),
     method: str = typer.Option("auto", "--method", help="auto (partition, or z3 when too large), partition or z3"),
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
