@@ -29,7 +29,6 @@ from engine.resolve import ResolvedVersion
 MAX_DESCRIPTION = 250          # longer conditions are stated per criterion instead (regions keep the detail)
 MAX_COMPONENT_CELLS = 200_000   # above this a component is checked with z3 instead of enumerated
 ORDER = {True: 0, None: 1, False: 2}
-STATUS_WORD = {True: "met", None: "unknown", False: "unmet"}
 
 
 @dataclass
@@ -528,8 +527,11 @@ def _rest_text(rkeys: frozenset, scope_atoms: list[Atom], crit_atoms: list[Atom]
     scopes = {s for s, _ in rkeys}
     crits = {c for _, c in rkeys}
     if len(rkeys) != len(scopes) * len(crits):  # not a product: spell out each combination
-        return " OR ".join(f"({' AND '.join(t for t in (atom_phrase(scope_atoms, {s}), atom_phrase(crit_atoms, {c})) if t)})"
-                           for s, c in sorted(rkeys, key=_rank2))
+        alts = []
+        for s, c in sorted(rkeys, key=_rank2):
+            both = [t for t in (atom_phrase(scope_atoms, {s}), atom_phrase(crit_atoms, {c})) if t]
+            alts.append(f"({' AND '.join(both)})")
+        return " OR ".join(alts)
     parts = [atom_phrase(scope_atoms, scopes) if scope_atoms else None,
              _met_text(crit_atoms) if crits == {True} else atom_phrase(crit_atoms, crits)]
     return " AND ".join(p for p in parts if p) or None
@@ -583,7 +585,3 @@ def _verify(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictio
     if got != (oa, ob):
         raise AssertionError(f"diff example {example} gives {got}, not {(oa, ob)}")
 
-
-def region_patients(result: DiffResult) -> list[tuple[dict[str, Any], str, str]]:
-    """(example, from, to) for every region: what tests re-check."""
-    return [(r.example, c.from_outcome, c.to_outcome) for c in result.changes for r in c.regions]

@@ -1,8 +1,9 @@
 """How many patients of a cohort file move between outcomes when a policy changes version.
 
 The cohort is a CSV or Parquet file, one row per patient, columns named after attributes (an
-`id` or `patient_id` column names the row); a blank cell (CSV) or null (Parquet) is unknown. Every row is checked against the
-dictionary like any patient and decided under both versions by the reference `decide`.
+`id` or `patient_id` column names the row); a blank cell (CSV) or null (Parquet) is unknown.
+Every row is checked against the dictionary like any patient and decided under both versions by
+the reference `decide`.
 """
 from __future__ import annotations
 

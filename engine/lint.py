@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from engine.errors import InputError, Location
 from engine.evaluate import evaluate
-from engine.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, walk
+from engine.model.criteria import Compare, Node, walk
 from engine.model.policy import Policy
 from engine.resolve import ResolvedVersion
 from engine.versions import ends
