@@ -37,8 +37,9 @@ SERVICES: dict[str, dict[str, Any]] = {
                        "black (IFR only), red (specialist only), amber (shared care), green restricted."},
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": schemas.ErrorOut, "description": "Malformed CDS Hooks request"},
-    404: {"model": schemas.ErrorOut, "description": "No such CDS service"},
+    400: {"model": schemas.ErrorBody, "description": "Malformed CDS Hooks request"},
+    404: {"model": schemas.ErrorBody, "description": "No such CDS service"},
+    422: {"model": schemas.ErrorBody, "description": "Invalid path"},
 }
 
 

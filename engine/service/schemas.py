@@ -13,7 +13,7 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class ProblemOut(BaseModel):
+class ProblemBody(BaseModel):
     code: str
     message: str
     file: str | None = None
@@ -21,11 +21,11 @@ class ProblemOut(BaseModel):
     hint: str | None = None
 
 
-class ErrorOut(BaseModel):
+class ErrorBody(BaseModel):
     """Bad input: `detail` is the CLI's one-line message (what `cpe` prints on stderr)."""
 
     detail: str
-    problems: list[ProblemOut]
+    problems: list[ProblemBody]
 
 
 class VersionOut(_Open):
