@@ -46,7 +46,7 @@ def impact(old: ResolvedVersion, new: ResolvedVersion, cohort: Cohort,
 
     needed = list(dict.fromkeys(program(old).attributes() + program(new).attributes()))
     lo, ln = lowered(old), lowered(new)
-    inner = (f"SELECT __row, id, {lo.branch} AS __bo, {ln.branch} AS __bn "
+    inner = (f"SELECT __row, id, {lo.code} AS __bo, {ln.code} AS __bn "
              f"FROM {cohort.source_sql(needed)} WHERE __row > ? AND __row <= ?")
     sql = (f"SELECT __row, id, {lo.outcome_of('__bo')} AS o, {ln.outcome_of('__bn')} AS n FROM ({inner})")
     counts_sql = f"SELECT o, n, count(*) FROM ({sql}) GROUP BY o, n"

@@ -126,3 +126,14 @@ def test_unreadable_files_are_bad_input(tmp_path):
     (tmp_path / "c.xlsx").write_text("x")
     with pytest.raises(InputError, match=r"\.csv or \.parquet"):
         read_cohort(tmp_path / "c.xlsx", SUITE.attributes)
+
+
+@pytest.mark.parametrize("rv", VERSIONS, ids=IDS)
+def test_route_follows_from_outcome_within_a_version(rv):
+    """What lets the columnar benchmark carry the route as a per-version mapping."""
+    from engine.compile.to_sql import lowered
+
+    by = lowered(rv).route_by_outcome()
+    for facts in ({}, {a: None for a in program(rv).attributes()}):
+        d = decide(rv, facts)
+        assert by[d.outcome] == d.route

@@ -25,12 +25,6 @@ class Polars:
     def lit(self, value: Any) -> pl.Expr:
         return pl.lit(value)
 
-    def null_bool(self) -> pl.Expr:
-        return pl.lit(None, dtype=pl.Boolean)
-
-    def null_str(self) -> pl.Expr:
-        return pl.lit(None, dtype=pl.String)
-
     def compare(self, op: str, x: pl.Expr, value: Any) -> pl.Expr:
         return getattr(x, _OPS[op])(pl.lit(value))
 
@@ -52,23 +46,14 @@ class Polars:
     def not_(self, x: pl.Expr) -> pl.Expr:
         return ~x
 
-    def is_true(self, x: pl.Expr) -> pl.Expr:
-        return x.fill_null(False)
+    def code(self, scope: pl.Expr | None, met: pl.Expr) -> pl.Expr:
+        c = lambda x: x.cast(pl.UInt32).fill_null(2)  # noqa: E731  (False 0, True 1, null 2; gather's index type)
+        return c(met) + 3 if scope is None else c(scope) * 3 + c(met)
 
-    def is_false(self, x: pl.Expr) -> pl.Expr:
-        return (~x).fill_null(False)
-
-    def is_in_ints(self, x: pl.Expr, values: tuple[int, ...]) -> pl.Expr:
-        return x == values[0] if len(values) == 1 else x.is_in(list(values))
-
-    def case(self, whens: list[tuple[pl.Expr, pl.Expr]], default: pl.Expr) -> pl.Expr:
-        if not whens:
-            return default
-        (c, v), rest = whens[0], whens[1:]
-        chain = pl.when(c).then(v)
-        for c, v in rest:
-            chain = chain.when(c).then(v)
-        return chain.otherwise(default)
+    def lookup(self, code: pl.Expr, values: list[Any], kind: str) -> pl.Expr:
+        # outcomes and routes as an Enum: one byte per row rather than a string
+        dtype = pl.Enum(sorted(set(values))) if kind == "str" else {"bool": pl.Boolean, "int": pl.Int8}[kind]
+        return pl.lit(pl.Series(values, dtype=dtype)).gather(code)
 
 
 def lowered(rv: ResolvedVersion) -> Lowered[pl.Expr]:
@@ -76,11 +61,18 @@ def lowered(rv: ResolvedVersion) -> Lowered[pl.Expr]:
 
 
 def evaluate_frame(rv: ResolvedVersion, frame: pl.DataFrame | pl.LazyFrame, criteria: bool = True,
-                   prefix: str = "") -> pl.DataFrame | pl.LazyFrame:
-    """The frame with a column per criterion (`prefix` + id), `outcome` and `route` added."""
+                   prefix: str = "", route: bool = True) -> pl.DataFrame | pl.LazyFrame:
+    """The frame with a column per criterion (`prefix` + id), `outcome` and `route` added.
+
+    Within one version the route is a function of the outcome (Lowered.route_by_outcome), so
+    `route=False` leaves that column out when only the outcome is wanted (it saves a pass).
+    """
     low = lowered(rv)
     cols = [e.alias(prefix + cid) for cid, e in low.criteria] if criteria else []
-    b = pl.col("__branch")
-    return (frame.with_columns(*cols, low.branch.cast(pl.Int8).alias("__branch"))
-            .with_columns(low.outcome_of(b).alias(prefix + "outcome"), low.route_of(b).alias(prefix + "route"))
-            .drop("__branch"))
+    if criteria:   # criteria first, then the outcome from those columns: each is computed once
+        frame = frame.with_columns(*cols).with_columns(low.code_from(lambda cid: pl.col(prefix + cid)).alias("__code"))
+    else:
+        frame = frame.with_columns(low.code.alias("__code"))
+    c = pl.col("__code")
+    out = [low.outcome_of(c).alias(prefix + "outcome")] + ([low.route_of(c).alias(prefix + "route")] if route else [])
+    return frame.with_columns(*out).drop("__code")

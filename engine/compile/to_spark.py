@@ -28,12 +28,6 @@ class Spark:
     def lit(self, value: Any) -> Column:
         return F.lit(value)
 
-    def null_bool(self) -> Column:
-        return F.lit(None).cast("boolean")
-
-    def null_str(self) -> Column:
-        return F.lit(None).cast("string")
-
     def compare(self, op: str, x: Column, value: Any) -> Column:
         return getattr(x, _OPS[op])(F.lit(value))
 
@@ -49,23 +43,13 @@ class Spark:
     def not_(self, x: Column) -> Column:
         return ~x
 
-    def is_true(self, x: Column) -> Column:
-        return F.coalesce(x, F.lit(False))
+    def code(self, scope: Column | None, met: Column) -> Column:
+        c = lambda x: F.when(x.isNull(), F.lit(2)).when(x, F.lit(1)).otherwise(F.lit(0))  # noqa: E731
+        return c(met) + 3 if scope is None else c(scope) * 3 + c(met)
 
-    def is_false(self, x: Column) -> Column:
-        return F.coalesce(~x, F.lit(False))
-
-    def is_in_ints(self, x: Column, values: tuple[int, ...]) -> Column:
-        return x.isin(list(values))
-
-    def case(self, whens: list[tuple[Column, Column]], default: Column) -> Column:
-        if not whens:
-            return default
-        (c, v), rest = whens[0], whens[1:]
-        chain = F.when(c, v)
-        for c, v in rest:
-            chain = chain.when(c, v)
-        return chain.otherwise(default)
+    def lookup(self, code: Column, values: list[Any], kind: str) -> Column:
+        typ = {"bool": "boolean", "int": "int", "str": "string"}[kind]
+        return F.element_at(F.array(*[F.lit(v).cast(typ) for v in values]), code + 1)
 
 
 def lowered(rv: ResolvedVersion) -> Lowered[Column]:
@@ -76,7 +60,7 @@ def evaluate_frame(rv: ResolvedVersion, df: DataFrame, criteria: bool = True, pr
     """The DataFrame with a column per criterion (`prefix` + id), `outcome` and `route` added."""
     low = lowered(rv)
     cols = {prefix + cid: e for cid, e in low.criteria} if criteria else {}
-    cols["__branch"] = low.branch
     out = df.withColumns(cols)
-    b = F.col("__branch")
-    return out.withColumns({prefix + "outcome": low.outcome_of(b), prefix + "route": low.route_of(b)}).drop("__branch")
+    out = out.withColumn("__code", low.code_from(lambda cid: F.col(f"`{prefix + cid}`")) if criteria else low.code)
+    b = F.col("__code")
+    return out.withColumns({prefix + "outcome": low.outcome_of(b), prefix + "route": low.route_of(b)}).drop("__code")

@@ -38,12 +38,6 @@ class SQL:
     def lit(self, value: Any) -> str:
         return literal(value)
 
-    def null_bool(self) -> str:
-        return "CAST(NULL AS BOOLEAN)"
-
-    def null_str(self) -> str:
-        return "CAST(NULL AS VARCHAR)"
-
     def compare(self, op: str, x: str, value: Any) -> str:
         return f"({x} {_OPS[op]} {literal(value)})"
 
@@ -59,17 +53,18 @@ class SQL:
     def not_(self, x: str) -> str:
         return f"(NOT {x})"
 
-    def is_true(self, x: str) -> str:
-        return f"({x} IS TRUE)"
+    def code(self, scope: str | None, met: str) -> str:
+        c = lambda x: f"(CASE WHEN {x} IS NULL THEN 2 WHEN {x} THEN 1 ELSE 0 END)"  # noqa: E731
+        return f"(3 + {c(met)})" if scope is None else f"(3 * {c(scope)} + {c(met)})"
 
-    def is_false(self, x: str) -> str:
-        return f"({x} IS FALSE)"
-
-    def is_in_ints(self, x: str, values: tuple[int, ...]) -> str:
-        return f"({x} IN ({', '.join(map(str, values))}))" if len(values) > 1 else f"({x} = {values[0]})"
-
-    def case(self, whens: list[tuple[str, str]], default: str) -> str:
-        return "CASE " + " ".join(f"WHEN {c} THEN {v}" for c, v in whens) + f" ELSE {default} END"
+    def lookup(self, code: str, values: list[Any], kind: str) -> str:
+        groups: dict[Any, list[int]] = {}
+        for k, v in enumerate(values):
+            groups.setdefault(v, []).append(k)
+        null = {"bool": "CAST(NULL AS BOOLEAN)", "int": "CAST(NULL AS INTEGER)", "str": "CAST(NULL AS VARCHAR)"}[kind]
+        whens = " ".join(f"WHEN {code} IN ({', '.join(map(str, ks))}) THEN {literal(v)}"
+                         for v, ks in groups.items() if v is not None)
+        return f"CASE {whens} ELSE {null} END" if whens else null
 
 
 def lowered(rv: ResolvedVersion) -> Lowered[str]:
@@ -86,10 +81,10 @@ def select_sql(rv: ResolvedVersion, source: str, keep: list[str] | tuple[str, ..
     inner = [quote(k) for k in keep]
     if criteria:
         inner += [f"{e} AS {quote(prefix + cid)}" for cid, e in low.criteria]
-    inner.append(f"{low.branch} AS __branch")
+    inner.append(f"{low.code} AS __code")
     outer = [quote(k) for k in keep]
     if criteria:
         outer += [quote(prefix + cid) for cid, _ in low.criteria]
-    b = "__branch"
+    b = "__code"
     outer += [f"{low.outcome_of(b)} AS {quote(prefix + 'outcome')}", f"{low.route_of(b)} AS {quote(prefix + 'route')}"]
     return (f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {source}) AS __c")
