@@ -132,3 +132,9 @@ def test_cli_bad_fhir_input_exits_2_with_one_line(cpe, tmp_path):
     assert r.returncode == 2 and "not-fhir-bundle" in r.stderr
     r = cpe("evaluate", "assisted-conception", "--fhir", str(JOHNNIE), "--patient", str(bad))
     assert r.returncode == 2 and "one of them" in r.stderr
+
+
+def test_cli_text_says_where_the_fhir_facts_came_from(cpe):
+    r = cpe("evaluate", "assisted-conception", "--fhir", str(LUNA), "--on", "2020-06-01")
+    assert r.returncode == 0
+    assert "From the FHIR Bundle" in r.stdout and "birthDate 2008-11-06" in r.stdout

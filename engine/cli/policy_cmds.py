@@ -73,7 +73,12 @@ def evaluate_cmd(
     else:
         from engine.explain import decision_text
 
-        print_lines(decision_text(d))
+        lines = decision_text(d)
+        if mapped is not None:  # where the FHIR facts came from, and what could not be read
+            lines += [("", ""), ("bold", "From the FHIR Bundle")]
+            lines += [("", f"  {k} = {v}  ({mapped.sources[k]})") for k, v in mapped.facts.items()]
+            lines += [("dim", f"  {n}") for n in mapped.notes]
+        print_lines(lines)
 
 
 @app.command("explain")
