@@ -71,12 +71,12 @@ def evaluate_cmd(
     if fmt == Format.json:
         print_json({**d.to_json(), "fhir": mapped.to_json()} if mapped else d.to_json())
     else:
-        from engine.explain import decision_text
+        from engine.explain import decision_text, value_text
 
         lines = decision_text(d)
         if mapped is not None:  # where the FHIR facts came from, and what could not be read
             lines += [("", ""), ("bold", "From the FHIR Bundle")]
-            lines += [("", f"  {k} = {v}  ({mapped.sources[k]})") for k, v in mapped.facts.items()]
+            lines += [("", f"  {k} = {value_text(v)}  ({mapped.sources[k]})") for k, v in mapped.facts.items()]
             lines += [("dim", f"  {n}") for n in mapped.notes]
         print_lines(lines)
 
