@@ -61,18 +61,19 @@ def _label(a: Attribute, name: str) -> str:
 def _hint(a: Attribute) -> str:
     if a.type in ("boolean", "enum"):
         return ""  # the radios offer 'Not known'
-    bits = []
-    if a.type == "integer":
-        bits.append("A whole number")
-    elif a.type == "number":
-        bits.append("A number")
-    if a.type in ("integer", "number") and (a.min is not None or a.max is not None):
-        lo = _num(a.min) if a.min is not None else None
-        hi = _num(a.max) if a.max is not None else None
-        bits.append(f"from {lo} to {hi}" if lo is not None and hi is not None else
-                    f"at least {lo}" if lo is not None else f"at most {hi}")
-    text = " ".join(bits)
-    return (text + ". " if text else "") + "Leave blank if not known."
+    what = _allowed(a)
+    return (what[:1].upper() + what[1:] + ". " if what else "") + "Leave blank if not known."
+
+
+def _allowed(a: Attribute) -> str:
+    """'a whole number from 0 to 130', in words a form can show."""
+    kind = {"integer": "a whole number", "number": "a number"}.get(a.type, "")
+    if not kind or (a.min is None and a.max is None):
+        return kind
+    lo = _num(a.min) if a.min is not None else None
+    hi = _num(a.max) if a.max is not None else None
+    return kind + (f" from {lo} to {hi}" if lo is not None and hi is not None else
+                   f" of at least {lo}" if lo is not None else f" of at most {hi}")
 
 
 def _num(x: float) -> str:
@@ -149,8 +150,6 @@ def _parse(raw: str, a: Attribute) -> Any:
 
 def _message(f: Field, exc: Exception) -> str:
     what = f.label[:1].lower() + f.label[1:]
-    if f.attr.type == "integer":
-        return f"Enter {what} as a whole number ({f.attr.range_text()}), or leave it blank"
-    if f.attr.type == "number":
-        return f"Enter {what} as a number ({f.attr.range_text()}), or leave it blank"
+    if f.attr.type in ("integer", "number"):
+        return f"Enter {what} as {_allowed(f.attr)}, or leave it blank"
     return f"Choose an answer for {what}"
