@@ -54,10 +54,6 @@ def words(name: str) -> str:
     return text.upper() if len(text) <= 3 else text[:1].upper() + text[1:]
 
 
-def _label(a: Attribute, name: str) -> str:
-    return a.description
-
-
 def _hint(a: Attribute) -> str:
     if a.type in ("boolean", "enum"):
         return ""  # the radios offer 'Not known'
@@ -105,7 +101,7 @@ def groups(rv: ResolvedVersion, attrs: AttributeDictionary, values: Mapping[str,
         g = Group(top.id or "criteria", top.text or words(top.id or "other"))
         for name in names:
             a = attrs[name]
-            g.fields.append(Field(name, a, _label(a, name), _hint(a), (values or {}).get(name, UNKNOWN),
+            g.fields.append(Field(name, a, a.description, _hint(a), (values or {}).get(name, UNKNOWN),
                                   (errors or {}).get(name)))
         out.append(g)
     return out

@@ -246,8 +246,8 @@ def _entry_rows(m: Any) -> list[tuple[str, Any]]:
     rows = [("Formulation", j.get("formulation")), ("Route", j.get("route")),
             ("Restriction", j.get("restrictions")), ("Line of therapy", j.get("line_of_therapy")),
             ("Prior approval", "Required" if j.get("prior_approval") else None),
-            ("Individual funding request", f"{'Available' if j['ifr_available'] else 'Not the route'} "
-                                           f"({j['ifr_basis']})"),
+            ("Individual funding request", f"Available ({j['ifr_basis']})" if j["ifr_available"]
+             else j["ifr_basis"][:1].upper() + j["ifr_basis"][1:]),
             ("Restriction criteria", ", ".join(j.get("criteria") or []) or None),
             ("Status note", j.get("status_note")), ("Notes", j.get("notes")),
             ("NICE technology appraisal", j.get("nice_ta")), ("Commissioner", j.get("commissioner")),
