@@ -189,3 +189,11 @@ def test_feedback_records_accepted_and_overridden_with_reason(client, app):
     assert app.state.feedback.all()[-1]["outcome"] == "accepted"
     bad = {"feedback": [{"card": c["uuid"], "outcome": "ignored", "outcomeTimestamp": "2026-11-23T10:01:00Z"}]}
     assert client.post(f"/cds-services/{SIGN}/feedback", json=bad).status_code == 400
+
+
+def test_the_spec_prefetch_example_is_read(client):
+    # spec-08: a Patient born 1974 and an HbA1c search bundle with snipped fields, and a bare "user"
+    prefetch = spec("spec-08-example.json")["prefetch"]
+    [c] = cards(client, SELECT, request("order-select-01-context.json", "order-select", "Slenyto",
+                                        prefetch=prefetch))
+    assert c["extension"]["cpe.restriction"] == "unmet"  # an adult: outside the licensed 2-18 population
