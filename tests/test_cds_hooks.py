@@ -162,7 +162,8 @@ def test_indication_from_prefetched_conditions_when_the_order_has_none(client):
 
 
 def test_bad_requests(client):
-    assert client.post("/cds-services/nope", json=request("order-sign-01-context.json", "order-sign")).status_code == 404
+    body = request("order-sign-01-context.json", "order-sign")
+    assert client.post("/cds-services/nope", json=body).status_code == 404
     wrong_hook = spec("spec-02-request.json")  # a patient-view request
     assert client.post(f"/cds-services/{SELECT}", json=wrong_hook).status_code == 400
     body = request("order-select-01-context.json", "order-select")

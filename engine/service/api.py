@@ -13,7 +13,8 @@ from engine.service.errors import read_json
 from engine.suite import Suite
 
 router = APIRouter()
-ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": schemas.ErrorBody, "description": "Bad input: the CLI's message"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": schemas.ErrorBody, "description": "Bad input: the CLI's message"}}
 
 
 def suite_of(request: Request) -> Suite:

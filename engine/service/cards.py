@@ -202,7 +202,8 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
                    "topic": {"system": f"{base_url}/medicines", "code": e["id"],
                              "display": f"{e['medicine']}{for_what}: {label}"}},
         "links": [{"label": f"Formulary entry: {name}", "url": page, "type": "absolute"}],
-        "overrideReasons": [{"system": f"{base_url}/cds-services/override-reasons", "code": OVERRIDES[k][0], "display": OVERRIDES[k][1]}
+        "overrideReasons": [{"system": f"{base_url}/cds-services/override-reasons", "code": OVERRIDES[k][0],
+                             "display": OVERRIDES[k][1]}
                             for k in overrides],
         "extension": {"cpe.formulary-entry": e["id"], "cpe.status": sid, "cpe.restriction": restriction,
                       "cpe.medication-request": order.get("id"), "cpe.decision-body": body},

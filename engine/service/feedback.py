@@ -27,9 +27,10 @@ class FeedbackStore:
 
     def record(self, service_id: str, item: dict[str, Any]) -> dict[str, Any]:
         reason = item.get("overrideReason") or {}
+        coding = reason.get("reason") or {}
         row = {"service": service_id, "card": item["card"], "outcome": item["outcome"],
-               "override_reason": (reason.get("reason") or {}).get("display") or (reason.get("reason") or {}).get("code"),
-               "override_code": (reason.get("reason") or {}).get("code"),
+               "override_reason": coding.get("display") or coding.get("code"),
+               "override_code": coding.get("code"),
                "user_comment": reason.get("userComment"),
                "accepted_suggestions": [s.get("id") for s in item.get("acceptedSuggestions") or []],
                "outcome_timestamp": item.get("outcomeTimestamp"),

@@ -239,6 +239,11 @@ def medicine_page(request: Request, entry_id: str) -> HTMLResponse:
     return _medicine_page(request, m, _entry_rows(m))
 
 
+def _as_version(e: Any) -> Any:
+    """A formulary entry's criteria in the shape the form builder reads from a policy version."""
+    return SimpleNamespace(scope_criteria=(), criteria=e.criteria, refs={})
+
+
 def _entry_rows(m: Any) -> list[tuple[str, Any]]:
     j = m.to_json()
     e = m.entry
@@ -268,8 +273,7 @@ async def medicine_check(request: Request, entry_id: str) -> HTMLResponse:
         return _not_found(f"There is no formulary entry {entry_id!r}.", "medicines")
     e, vocab = found
     values = {k: str(v) for k, v in (await request.form()).items() if isinstance(v, str)}
-    fields = [f for g in forms.groups(SimpleNamespace(scope_criteria=(), criteria=e.criteria, refs={}),  # type: ignore[arg-type]
-                                      _suite(request).attributes) for f in g.fields]
+    fields = [f for g in forms.groups(_as_version(e), _suite(request).attributes) for f in g.fields]
     facts, errors = forms.facts_from_form(values, fields, _suite(request).attributes)
     if errors:
         return _medicine_page(request, m, _entry_rows(m), values, errors, status=422)
@@ -285,8 +289,7 @@ def _medicine_page(request: Request, m: Any, rows: list, values: Mapping[str, st
     e, _ = restriction(m.id) or (None, None)
     groups = []
     if e is not None and e.criteria:
-        groups = forms.groups(SimpleNamespace(scope_criteria=(), criteria=e.criteria, refs={}),  # type: ignore[arg-type]
-                              _suite(request).attributes, values, errors)
+        groups = forms.groups(_as_version(e), _suite(request).attributes, values, errors)
     error_list = [{"text": f.error, "href": f"#{f.name}"} for g in groups for f in g.fields if f.error]
     return page("medicine.html", status, title=j["medicine"].capitalize(), section="medicines",
                 badge_style=badge_style, m={**j, "status_info": m.status, "formulary": m.formulary.get("name")},
