@@ -408,10 +408,10 @@ def table(r: dict[str, Any]) -> str:
     for k, v in r["peers"].items():
         row(k, v, r["agree"].get(k))
     lines += ["", f"{'columnar (' + format(r['details']['columnar_rows'], ',') + ' patients)':<34}"
-                  f"{'evals/s':>14}{'× numpy':>14}"]
+                  f"{'evals/s':>14}{'× numpy':>14}{'agree':>8}"]
     npm = r["numpy_mask_evals_per_s"]
     lines.append(f"{'polars, per criterion + outcome':<34}{r['columnar_explained_evals_per_s']:>14,.0f}"
-                 f"{r['columnar_explained_evals_per_s'] / npm:>14.3f}")
+                 f"{r['columnar_explained_evals_per_s'] / npm:>14.3f}{str(r['agree']['columnar_explained']):>8}")
     lines.append(f"{'bare numpy mask':<34}{npm:>14,.0f}{1:>14.3f}")
     if r["details"].get("columnar_duckdb_evals_per_s"):
         d = r["details"]["columnar_duckdb_evals_per_s"]
