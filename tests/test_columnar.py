@@ -20,8 +20,10 @@ from cohort_strategies import patients, thresholds
 
 SUITE = Suite()
 VERSIONS = SUITE.all_versions()
-CUTS = thresholds(VERSIONS)
-IDS = [f"{rv.id}@{rv.label}" for rv in VERSIONS]
+KINDS = Suite(Path(__file__).parent / "fixtures" / "all_kinds")   # every node kind (see test_compile_python)
+CASES = [(SUITE, rv) for rv in VERSIONS] + [(KINDS, rv) for rv in KINDS.all_versions()]
+CUTS = {id(s): thresholds(s.all_versions()) for s in (SUITE, KINDS)}
+IDS = [f"{rv.id}@{rv.label}" for _, rv in CASES]
 
 
 def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
@@ -60,19 +62,19 @@ def check_engine(rv, cohort, rows, engine, **kw):
         assert by == {s: sum(w[cid] == s for w in want) for s in ("met", "unmet", "unknown")}
 
 
-@pytest.mark.parametrize("rv", VERSIONS, ids=IDS)
+@pytest.mark.parametrize("suite, rv", CASES, ids=IDS)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_columnar_equals_reference(rv, data, tmp_path):
+def test_columnar_equals_reference(suite, rv, data, tmp_path):
     names = program(rv).attributes()
-    rows = data.draw(st.lists(patients(SUITE.attributes, names, CUTS), min_size=1, max_size=40))
+    rows = data.draw(st.lists(patients(suite.attributes, names, CUTS[id(suite)]), min_size=1, max_size=40))
     # leave some attributes out of the file altogether: a missing column is all unknown
     columns = [n for n in names if data.draw(st.booleans()) or n == names[0]]
     rows = [{k: v for k, v in r.items() if k in columns} for r in rows]
     path = tmp_path / "cohort.csv"
     write_csv(path, rows, columns)
-    cohort = read_cohort(path, SUITE.attributes)
+    cohort = read_cohort(path, suite.attributes)
     for engine in ("duckdb", "polars"):
         check_engine(rv, cohort, rows, engine)
 
@@ -128,8 +130,8 @@ def test_unreadable_files_are_bad_input(tmp_path):
         read_cohort(tmp_path / "c.xlsx", SUITE.attributes)
 
 
-@pytest.mark.parametrize("rv", VERSIONS, ids=IDS)
-def test_route_follows_from_outcome_within_a_version(rv):
+@pytest.mark.parametrize("suite, rv", CASES, ids=IDS)
+def test_route_follows_from_outcome_within_a_version(suite, rv):
     """What lets the columnar benchmark carry the route as a per-version mapping."""
     from engine.compile.to_sql import lowered
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +21,7 @@ if shutil.which("java") is None:
     pytest.skip("Spark needs Java (apt-get install openjdk-17-jre-headless)", allow_module_level=True)
 
 SUITE = Suite()
-VERSIONS = SUITE.all_versions()
-CUTS = thresholds(VERSIONS)
+KINDS = Suite(Path(__file__).parent / "fixtures" / "all_kinds")   # every node kind (see test_compile_python)
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +33,11 @@ def spark():
     s.stop()
 
 
-def random_rows(rv, n: int, seed: int) -> list[dict]:
+def random_rows(suite, rv, n: int, seed: int) -> list[dict]:
     """Rows with every value near a threshold or unknown (seeded, so failures reproduce)."""
     rnd = random.Random(seed)
-    attrs = SUITE.attributes
+    attrs = suite.attributes
+    cuts_of = thresholds(suite.all_versions())
     rows = []
     for _ in range(n):
         row = {}
@@ -44,7 +45,7 @@ def random_rows(rv, n: int, seed: int) -> list[dict]:
             a = attrs[name]
             if rnd.random() < 0.25:
                 continue
-            cuts = sorted(c for c in CUTS.get(name, ()) if isinstance(c, (int, float)) and not isinstance(c, bool))
+            cuts = sorted(c for c in cuts_of.get(name, ()) if isinstance(c, (int, float)) and not isinstance(c, bool))
             if a.type == "boolean":
                 row[name] = rnd.random() < 0.5
             elif a.type == "enum":
@@ -59,27 +60,29 @@ def random_rows(rv, n: int, seed: int) -> list[dict]:
     return rows
 
 
-def test_spark_equals_reference_for_every_version(spark, tmp_path):
-    """All versions over one shared cohort in a single Spark job (one column set per version)."""
+@pytest.mark.parametrize("suite", [SUITE, KINDS], ids=["shipped", "all-kinds"])
+def test_spark_equals_reference_for_every_version(spark, tmp_path, suite):
+    """All versions of a suite over one shared cohort in a single Spark job (one column set per version)."""
     from engine.cohort.run import criterion_ids
     from engine.compile.to_spark import evaluate_frame
     from engine.decide import decide
 
-    names = sorted({a for rv in VERSIONS for a in program(rv).attributes()})
+    versions = suite.all_versions()
+    names = sorted({a for rv in versions for a in program(rv).attributes()})
     rows = []
-    for k, rv in enumerate(VERSIONS):
-        rows += random_rows(rv, 25, seed=k)
+    for k, rv in enumerate(versions):
+        rows += random_rows(suite, rv, 25, seed=k)
     write_csv(tmp_path / "c.csv", rows, names)
-    cohort = read_cohort(tmp_path / "c.csv", SUITE.attributes)
+    cohort = read_cohort(tmp_path / "c.csv", suite.attributes)
     df = spark.createDataFrame(cohort.arrow(names))
     keep = ["__row"]
-    for k, rv in enumerate(VERSIONS):
+    for k, rv in enumerate(versions):
         df = evaluate_frame(rv, df, prefix=f"{k}:")
         keep += [f"{k}:{c}" for c in criterion_ids(rv) + ["outcome", "route"]]
     got = df.select(*[f"`{c}`" for c in keep]).toArrow().to_pylist()
     got.sort(key=lambda r: r["__row"])
     status = {True: "met", False: "unmet", None: "unknown"}
-    for k, rv in enumerate(VERSIONS):
+    for k, rv in enumerate(versions):
         for row, g in zip(rows, got):
             d = decide(rv, row)
             want = {"outcome": d.outcome, "route": d.route, **{c.id: c.status for c in d.criteria}}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Protocol, TypeVar
 
-from engine.compile.ir import Program, Step
+from engine.compile.ir import Program, Step, ref_truth
 from engine.logic import Truth
 
 E = TypeVar("E")
@@ -96,10 +96,10 @@ class Lowered(Generic[E]):
         if s.kind == "if":
             return a.or_([a.not_(kids[0]), kids[1]])
         low = self._refs[i] = Lowered(self.prog.refs[s.ref], a)  # type: ignore[index]
-        # met when eligible under the referenced policy, unmet when not eligible, else unknown
-        truth = {"eligible": True, "not_eligible": False}
+        # the reference evaluator's truth for each outcome of the referenced policy
+        truth = ref_truth()
         rows = low.prog.branch_table()
-        return a.lookup(low.code, [truth.get(rows[b][0]) for b in low.table], "bool")
+        return a.lookup(low.code, [truth[rows[b][0]] for b in low.table], "bool")
 
     def code_from(self, column: Any) -> E:
         """The code again, from the criterion columns already computed (`column(id)` names one),

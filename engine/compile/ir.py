@@ -84,6 +84,21 @@ class Program:
                 ("insufficient_information", "more_information", REASONS[5])]
 
 
+OUTCOMES = ("eligible", "not_eligible", "insufficient_information", "out_of_scope")
+
+
+def ref_truth() -> dict[str, Any]:
+    """The truth of a policy reference for each outcome of the referenced policy, asked of the
+    reference evaluator itself (so the compiled backends follow it if the rule changes)."""
+    from types import SimpleNamespace
+
+    from engine.evaluate import evaluate
+    from engine.model.criteria import PolicyRef
+
+    node = PolicyRef(policy="any")
+    return {o: evaluate(node, {}, lambda _, o=o: SimpleNamespace(outcome=o, missing=())).truth for o in OUTCOMES}
+
+
 _CACHE: dict[str, Program] = {}
 
 

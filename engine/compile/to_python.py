@@ -17,12 +17,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Mapping
 
-from engine.compile.ir import Program, Step, program
+from engine.compile.ir import Program, Step, program, ref_truth
 from engine.decision import Decision
 from engine.resolve import ResolvedVersion
-
-# branch number → truth of a policy reference ("met when eligible under that policy")
-REF_TRUTH = (None, False, True, True, False, None)
 
 
 def _lit(v: Any) -> str:
@@ -57,7 +54,11 @@ class CompiledPython:
         self.criterion_steps = prog.criteria()
         self.criterion_ids = [prog.steps[i].cid for i in self.criterion_steps]
         self.source = self._source()
-        ns: dict[str, Any] = {"REF_TRUTH": REF_TRUTH, "REF_OUT": {"eligible": True, "not_eligible": False}}
+        by_outcome = ref_truth()
+        # branch number → truth of a reference to a policy that ends in that branch (a branch
+        # means the same outcome in every version, so this version's table serves)
+        ns: dict[str, Any] = {"REF_TRUTH": tuple(by_outcome[row[0]] for row in prog.branch_table()),
+                              "REF_OUT": by_outcome}
         for k, (pid, c) in enumerate(self.refs.items()):
             ns[f"_ref_fast_{k}"] = c.evaluate
             ns[f"_ref_kleene_{k}"] = c.kleene
