@@ -113,6 +113,8 @@ def test_blanks_are_unknown_and_ids_default_to_row_numbers(tmp_path):
     ("age\n30\n34.5\n", "row 2, line 3, column 'age': '34.5' is not an integer"),
     ("bmi\n95\n", "column 'bmi': '95' is not a number from 10 to 90"),
     ("smoker\nmaybe\n", "column 'smoker': 'maybe' is not true or false"),
+    ("bmi\nnan\n", "column 'bmi': 'nan' is not a number"),
+    ("infertility_years\n3\ninf\n", "row 2.*'inf' is not a number"),
     ("implant_original_funding\nnhs\ncharity\n", "row 2.*'charity' is not one of nhs, private"),
 ])
 def test_bad_cohorts_are_refused(tmp_path, text, message):

@@ -40,7 +40,7 @@ def _parse(a: Attribute, raw: str) -> tuple[str, str]:
         return typed, f"({raw} IS NOT NULL AND ({typed}) IS NULL)"
     if t in ("integer", "number"):
         d = f"TRY_CAST({raw} AS DOUBLE)"
-        bad = [f"{d} IS NULL", f"isnan({d})"]
+        bad = [f"{d} IS NULL", f"isnan({d})", f"isinf({d})"]
         if t == "integer":
             bad.append(f"{d} <> floor({d})")
         if a.min is not None:
