@@ -31,7 +31,9 @@ def _s(text: str) -> str:
 
 
 def _parse(a: Attribute, raw: str) -> tuple[str, str]:
-    """(typed SQL expression, SQL condition that the raw text is not a valid value) for one column."""
+    """(typed SQL expression, SQL condition that the raw text is not a valid value) for one column.
+
+    The typed expression is only used once no row fails the condition, so it need not check."""
     t = a.type
     if t == "boolean":
         low = f"lower({raw})"
@@ -40,19 +42,37 @@ def _parse(a: Attribute, raw: str) -> tuple[str, str]:
         return typed, f"({raw} IS NOT NULL AND ({typed}) IS NULL)"
     if t in ("integer", "number"):
         d = f"TRY_CAST({raw} AS DOUBLE)"
-        bad = [f"{d} IS NULL", f"isnan({d})", f"isinf({d})"]
-        if t == "integer":
-            bad.append(f"{d} <> floor({d})")
-        if a.min is not None:
-            bad.append(f"{d} < {a.min!r}")
-        if a.max is not None:
-            bad.append(f"{d} > {a.max!r}")
-        bad_sql = f"({raw} IS NOT NULL AND ({' OR '.join(bad)}))"
-        typed = f"CAST({d} AS BIGINT)" if t == "integer" else d
-        return f"CASE WHEN {bad_sql} THEN NULL ELSE {typed} END", bad_sql
+        return (f"CAST({d} AS BIGINT)" if t == "integer" else d), f"({raw} IS NOT NULL AND {_bad_number(a, d)})"
     if t == "enum":
         return raw, f"({raw} IS NOT NULL AND {raw} NOT IN ({', '.join(map(_s, a.values or ()))}))"
     return raw, "FALSE"
+
+
+def _bad_number(a: Attribute, d: str) -> str:
+    bad = [f"{d} IS NULL", f"isnan({d})", f"isinf({d})"]
+    if a.type == "integer":
+        bad.append(f"{d} <> floor({d})")
+    if a.min is not None:
+        bad.append(f"{d} < {a.min!r}")
+    if a.max is not None:
+        bad.append(f"{d} > {a.max!r}")
+    return "(" + " OR ".join(bad) + ")"
+
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT"}
+
+
+def _native(a: Attribute, sql_type: str, col: str) -> tuple[str, str] | None:
+    """(typed, bad) for a column already typed in the file (Parquet), or None to read it as text."""
+    st = sql_type.upper()
+    numeric = st in _INTEGER_TYPES or st in ("FLOAT", "DOUBLE") or st.startswith("DECIMAL")
+    if a.type == "boolean" and st == "BOOLEAN":
+        return col, "FALSE"
+    if a.type in ("integer", "number") and numeric:
+        d = f"CAST({col} AS DOUBLE)"
+        return (f"CAST({col} AS BIGINT)" if a.type == "integer" else d), f"({col} IS NOT NULL AND {_bad_number(a, d)})"
+    return None
 
 
 @dataclass
@@ -77,6 +97,16 @@ class Cohort:
         return self.con.sql(f"SELECT * FROM {self.source_sql(needed)} ORDER BY __row").to_arrow_table()
 
 
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            return next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
 def read_cohort(path: Path, attrs: AttributeDictionary) -> Cohort:
     """Load and check a cohort file (InputError naming the column or value on bad input)."""
     import duckdb
@@ -86,18 +116,31 @@ def read_cohort(path: Path, attrs: AttributeDictionary) -> Cohort:
         raise InputError.of("bad-cohort", f"no cohort file {path}")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        scan = f"read_parquet({_s(str(path))})"
+        scans = [f"read_parquet({_s(str(path))})"]
     elif suffix in (".csv", ".tsv", ".txt"):
-        scan = f"read_csv({_s(str(path))}, header=true, all_varchar=true)"
+        # typed read first (fast; typed columns are checked natively); ids and enums stay text.
+        # If DuckDB's type guess fails on some row, read everything as text and check it here,
+        # which names the row and value.
+        text = {n: "VARCHAR" for n in _csv_header(path) if n in ID_COLUMNS or (n in attrs and attrs[n].type in
+                                                                                ("enum", "string"))}
+        types = ("{" + ", ".join(f"{_s(n)}: 'VARCHAR'" for n in text) + "}") if text else None
+        scans = [f"read_csv({_s(str(path))}, header=true{', types=' + types if types else ''})",
+                 f"read_csv({_s(str(path))}, header=true, all_varchar=true)"]
     else:
         raise InputError.of("bad-cohort", f"{path}: a cohort must be a .csv or .parquet file")
     con = duckdb.connect()
-    try:
-        con.execute(f"CREATE TABLE raw AS SELECT * FROM {scan}")
-    except duckdb.Error as exc:
-        msg = str(exc).strip().splitlines()[0]
-        raise InputError.of("bad-cohort", f"cannot read {path}: {msg}") from None
-    names = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
+    con.execute("SET enable_progress_bar = false")   # ours is on stderr, and only on a terminal
+    for k, scan in enumerate(scans):
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE raw AS SELECT * FROM {scan}")
+            break
+        except duckdb.Error as exc:
+            if k == len(scans) - 1:
+                msg = str(exc).strip().splitlines()[0]
+                raise InputError.of("bad-cohort", f"cannot read {path}: {msg}") from None
+    described = con.execute("DESCRIBE raw").fetchall()
+    names = [r[0] for r in described]
+    types = {r[0]: r[1] for r in described}
     id_col = next((n for n in ID_COLUMNS if n in names), None)
     for n in names:
         if n != id_col and n not in attrs:
@@ -105,7 +148,7 @@ def read_cohort(path: Path, attrs: AttributeDictionary) -> Cohort:
                                 hint=did_you_mean(n, attrs.names() + ["id"]) or "see policies/attributes.yaml")
     columns = [n for n in names if n != id_col]
     raws = {n: f"NULLIF(TRIM(CAST({_q(n)} AS VARCHAR)), '')" for n in names}
-    parsed = {n: _parse(attrs[n], raws[n]) for n in columns}
+    parsed = {n: _native(attrs[n], types[n], _q(n)) or _parse(attrs[n], raws[n]) for n in columns}
     if columns:
         firsts = ", ".join(f"min(CASE WHEN {parsed[n][1]} THEN rowid END)" for n in columns)
         bad_rows = con.execute(f"SELECT {firsts} FROM raw").fetchall()[0]
