@@ -97,18 +97,26 @@ def _polars(rv: ResolvedVersion, cohort: Cohort, needed: list[str]) -> Any:
 def _spark(rv: ResolvedVersion, cohort: Cohort, needed: list[str], spark: Any) -> Any:
     from engine.compile.to_spark import evaluate_frame
 
-    if spark is None:
+    own = spark is None
+    if own:
         spark = local_spark()
-    df = spark.createDataFrame(cohort.arrow(needed))
-    keep = ["__row", "id"] + criterion_ids(rv) + ["outcome", "route"]
-    return evaluate_frame(rv, df).select(*[f"`{k}`" for k in keep]).toArrow()
+    try:
+        df = spark.createDataFrame(cohort.arrow(needed))
+        keep = ["__row", "id"] + criterion_ids(rv) + ["outcome", "route"]
+        return evaluate_frame(rv, df).select(*[f"`{k}`" for k in keep]).toArrow()
+    finally:
+        if own:
+            spark.stop()
 
 
 def local_spark(cores: int = 2) -> Any:
     """A quiet local Spark session (no UI, loopback only)."""
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master(f"local[{cores}]").appName("cpe")
-            .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.sql.shuffle.partitions", "2").config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate())
+    spark = (SparkSession.builder.master(f"local[{cores}]").appName("cpe")
+             .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
+             .config("spark.sql.shuffle.partitions", "2").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.session.timeZone", "UTC")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
