@@ -8,7 +8,7 @@ column and value, never evaluated. The checked rows live in an embedded DuckDB t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,6 @@ class Cohort:
     columns: list[str]
     rows: int
     has_id: bool
-    _views: dict = field(default_factory=dict)
 
     def source_sql(self, needed: list[str]) -> str:
         """A subquery with every `needed` attribute (NULL-typed columns for those not in the file)."""
@@ -156,12 +155,12 @@ def read_cohort(path: Path, attrs: AttributeDictionary) -> Cohort:
         if found:
             row, n = min(found)
             value = con.execute(f"SELECT {raws[n]} FROM raw WHERE rowid = {row}").fetchall()[0][0]
-            line = f", line {row + 2}" if suffix != ".parquet" else ""
+            line = f", line {row + 2}" if suffix not in (".parquet", ".pq") else ""
             raise InputError.of("bad-value", f"{path}: row {row + 1}{line}, column {n!r}: {value!r} is not "
                                              f"{attrs[n].range_text()}")
     has_id = id_col is not None
     id_sql = f"COALESCE({raws[id_col]}, CAST(rowid + 1 AS VARCHAR))" if id_col else "CAST(rowid + 1 AS VARCHAR)"
-    typed = ", ".join([f"rowid + 1 AS __row", f"{id_sql} AS id"] +
+    typed = ", ".join(["rowid + 1 AS __row", f"{id_sql} AS id"] +
                       [f"CAST({parsed[n][0]} AS {SQL_TYPE[attrs[n].type]}) AS {_q(n)}" for n in columns])
     con.execute(f"CREATE TABLE {TABLE} AS SELECT {typed} FROM raw ORDER BY rowid")
     con.execute("DROP TABLE raw")
