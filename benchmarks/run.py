@@ -306,6 +306,10 @@ def diff_seconds() -> tuple[dict[str, float] | None, str | None]:
 
 def cold_start(quick: bool) -> dict[str, float | None]:
     cpe = Path(sys.executable).with_name("cpe")
+    if not cpe.exists():
+        import shutil
+
+        cpe = Path(shutil.which("cpe") or "cpe")
     commands = {
         "rag": [str(cpe), "rag", "agomelatine", "--format", "json"],
         "evaluate": [str(cpe), "evaluate", POLICY, "--patient", str(ROOT / "examples" / "patient.yaml"),
@@ -314,13 +318,17 @@ def cold_start(quick: bool) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for name, cmd in commands.items():
         times = []
+        ok = True
         for _ in range(1 if quick else 5):
             t = time.perf_counter()
-            r = subprocess.run(cmd, capture_output=True, cwd=ROOT)
+            try:
+                ok = subprocess.run(cmd, capture_output=True, cwd=ROOT, timeout=60).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                ok = False
             times.append(time.perf_counter() - t)
-            if r.returncode != 0:
+            if not ok:
                 break
-        out[name] = round(statistics.median(times), 3) if r.returncode == 0 else None
+        out[name] = round(statistics.median(times), 3) if ok else None
     return out
 
 

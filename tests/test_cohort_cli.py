@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from engine.patient import validate_patient
 from engine.suite import Suite
 
 SUITE = Suite()
-CPE = [str(Path(sys.executable).with_name("cpe"))]
+_NEXT_TO_PYTHON = Path(sys.executable).with_name("cpe")
+CPE = [str(_NEXT_TO_PYTHON) if _NEXT_TO_PYTHON.exists() else (shutil.which("cpe") or "cpe")]
 
 
 def cpe(*args: str) -> subprocess.CompletedProcess:
