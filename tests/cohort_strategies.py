@@ -67,9 +67,9 @@ def value_strategy(a: Attribute, cuts: set) -> st.SearchStrategy:
 
 def patients(attrs: AttributeDictionary, names: list[str], cuts: dict[str, set],
              unknown_rate: bool = True) -> st.SearchStrategy[dict]:
-    """A patient over `names`: each attribute absent (unknown) or a value near a threshold."""
+    """A patient over `names`: each attribute absent or None (both unknown) or a value near a threshold."""
     fields = {}
     for n in names:
         known = value_strategy(attrs[n], cuts.get(n, set()))
-        fields[n] = st.one_of(st.just(ABSENT), known) if unknown_rate else known
+        fields[n] = st.one_of(st.just(ABSENT), st.just(None), known) if unknown_rate else known
     return st.fixed_dictionaries(fields).map(lambda d: {k: v for k, v in d.items() if v is not ABSENT})
