@@ -109,8 +109,8 @@ def test_blanks_are_unknown_and_ids_default_to_row_numbers(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("id,agee\n1,34\n", "column 'agee' is not an attribute.*did you mean 'age'"),
-    ("age\nabc\n", "row 1, line 2, column 'age': 'abc' is not an integer from 0 to 130"),
-    ("age\n30\n34.5\n", "row 2, line 3, column 'age': '34.5' is not an integer"),
+    ("age\nabc\n", ".csv:2: bad-value: row 1, column 'age': 'abc' is not an integer from 0 to 130"),
+    ("age\n30\n34.5\n", ".csv:3: bad-value: row 2, column 'age': '34.5' is not an integer"),
     ("bmi\n95\n", "column 'bmi': '95' is not a number from 10 to 90"),
     ("smoker\nmaybe\n", "column 'smoker': 'maybe' is not true or false"),
     ("bmi\nnan\n", "column 'bmi': 'nan' is not a number"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.errors import InputError, did_you_mean
 from engine.model.attributes import Attribute, AttributeDictionary
+from engine.source import display_path
 
 SQL_TYPE = {"boolean": "BOOLEAN", "integer": "BIGINT", "number": "DOUBLE", "enum": "VARCHAR", "string": "VARCHAR"}
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -155,9 +156,9 @@ def read_cohort(path: Path, attrs: AttributeDictionary) -> Cohort:
         if found:
             row, n = min(found)
             value = con.execute(f"SELECT {raws[n]} FROM raw WHERE rowid = {row}").fetchall()[0][0]
-            line = f", line {row + 2}" if suffix not in (".parquet", ".pq") else ""
-            raise InputError.of("bad-value", f"{path}: row {row + 1}{line}, column {n!r}: {value!r} is not "
-                                             f"{attrs[n].range_text()}")
+            line = row + 2 if suffix not in (".parquet", ".pq") else None   # the header is line 1
+            raise InputError.of("bad-value", f"row {row + 1}, column {n!r}: {value!r} is not "
+                                             f"{attrs[n].range_text()}", display_path(path), line)
     has_id = id_col is not None
     id_sql = f"COALESCE({raws[id_col]}, CAST(rowid + 1 AS VARCHAR))" if id_col else "CAST(rowid + 1 AS VARCHAR)"
     typed = ", ".join(["rowid + 1 AS __row", f"{id_sql} AS id"] +

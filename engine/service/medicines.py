@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.rag import Index, Match, normalise
+from engine.rag import Index, Match, answer, normalise
 
 _WORD = re.compile(r"[a-z][a-z-]{3,}")
 
@@ -15,15 +15,8 @@ def index() -> Index:
 
 
 def lookup_json(query: str, indication: str | None = None) -> dict[str, Any]:
-    """As `cpe rag QUERY [--indication TEXT] --format json`."""
-    idx = index()
-    matches, unstated = idx.search_with_unstated(query, indication)
-    out: dict[str, Any] = {"query": query, "matches": [m.to_json() for m in matches]}
-    if indication is not None:
-        out["indication"] = indication
-        out["indication_not_stated"] = [m.to_json() for m in unstated]
-    out["formulary"] = idx.formulary["id"]
-    return out
+    """As `cpe rag QUERY [--indication TEXT] --format json`: the same function builds both."""
+    return answer(query, indication)
 
 
 def entry(entry_id: str) -> Match | None:
