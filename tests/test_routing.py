@@ -108,11 +108,25 @@ def test_out_of_scope_names_who_governs(suite):
     assert "Reconstruction after cancer surgery" in p.out_of_scope
     assert p.commissioner is None  # the routing data names no one for this policy: claim no one
     assert [c.id for c in p.to_check] == ["nhs-england-specialised"]
+
+
+
+def test_a_policy_can_name_the_commissioner_that_governs_out_of_scope_cases(suite, tmp_path):
+    # No shipped LSC policy is known to hand cases to NHS England, so the routing data names none;
+    # the mechanism is tested on a copy of the routing data with one such line added.
+    from engine.route import load_routing
+
+    text = (suite.root / "routing.yaml").read_text() + (
+        "  assisted-conception:\n    commissioner: nhs-england-specialised\n"
+        "    out_of_scope: A test population NHS England commissions for.\n"
+        "    out_of_scope_source: test only\n")
+    (tmp_path / "routing.yaml").write_text(text)
+    rules = load_routing(tmp_path / "routing.yaml", suite.ids())
     d = _decide(suite, "assisted-conception", {"age": 30}, version="2020-03-05")
     d = dataclasses.replace(d, outcome="out_of_scope", route="other_commissioner")
-    j = plan(d, suite.attributes).to_json()
+    j = plan(d, suite.attributes, rules).to_json()
     assert j["route"] == "other_commissioner" and j["commissioner"]["id"] == "nhs-england-specialised"
-    assert "armed forces" in j["out_of_scope"]
+    assert "test population" in j["out_of_scope"]
 
 
 def test_group_request_adds_the_service_development_route(suite):
