@@ -44,7 +44,7 @@ def test_routing_file_rejects_unknown_policy_and_commissioner(tmp_path, suite):
     bad.write_text(base + "  no-such-policy:\n    notes: [x]\n")
     with pytest.raises(InputError, match=r"routing.yaml:\d+: invalid-routing: policies.no-such-policy"):
         load_routing(bad, known_policies=suite.ids())
-    bad.write_text(base.replace("commissioner: nhs-england-specialised", "commissioner: nobody"))
+    bad.write_text(base + "  assisted-conception:\n    commissioner: nobody\n")
     with pytest.raises(InputError, match="'nobody' is not one of the commissioners"):
         load_routing(bad)
 
