@@ -31,20 +31,24 @@ def decision_text(d: Decision) -> list[tuple[str, str]]:
     if d.criteria:
         out.append(("bold", "Criteria"))
     for c in d.criteria:
-        pad = "  " * (c.depth + 1)
-        label = c.text or "(see below)"
-        prov = f" [{c.provenance}]" if c.provenance else ""
-        out.append((_style(c.status), f"{pad}{MARK[c.status]} {c.id}{' (scope)' if c.scope else ''}: "
-                                       f"{label}{prov}"))
-        for f in c.facts:
-            out.append(("dim", f"{pad}    {MARK[f.status]} {f.attribute} = {value_text(f.value)}"
-                               f"   (rule: {f.attribute} {f.expected})"))
-        if c.policy_ref:
-            r = c.policy_ref
-            out.append(("dim", f"{pad}    under {r['policy']} {r['version']}: {OUTCOME_WORDS[r['outcome']]}"))
+        out += criterion_lines(c.to_json(), "  " * (c.depth + 1))
     if d.missing:
         out += [("", ""), ("bold", "Missing information"),
                 *[("yellow", f"  - {a}") for a in d.missing]]
+    return out
+
+
+def criterion_lines(c: dict, pad: str) -> list[tuple[str, str]]:
+    """One criterion (as in the decision JSON) with a mark per fact: shared by every text view."""
+    prov = f" [{c['provenance']}]" if c.get("provenance") else ""
+    scope = " (scope)" if c.get("scope") else ""
+    out = [(_style(c["status"]), f"{pad}{MARK[c['status']]} {c['id']}{scope}: {c.get('text') or '(see below)'}{prov}")]
+    for f in c.get("facts", []):
+        out.append(("dim", f"{pad}    {MARK[f['status']]} {f['attribute']} = {value_text(f['value'])}"
+                           f"   (rule: {f['attribute']} {f['expected']})"))
+    r = c.get("policy_ref")
+    if r:
+        out.append(("dim", f"{pad}    under {r['policy']} {r['version']}: {OUTCOME_WORDS[r['outcome']]}"))
     return out
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-MARK = {"met": "✓", "unmet": "✗", "unknown": "?"}
 RESTRICTION_WORDS = {"met": "meets the restriction", "unmet": "does NOT meet the restriction",
                      "unknown": "cannot be checked yet: information is missing"}
 STYLE = {"met": "green", "unmet": "red", "unknown": "yellow", "none": "dim"}
@@ -73,17 +72,17 @@ def _fg(m: dict[str, Any]) -> str:
 
 
 def _patient(p: Any, Text: Any, pt: dict[str, Any]) -> None:
-    from engine.explain import value_text
+    from engine.explain import criterion_lines
 
     r = pt["restriction"]
     head = "No patient criteria are recorded for this entry." if r == "none" else f"This patient {RESTRICTION_WORDS[r]}."
     p(Text(f"  {head}", style=f"bold {STYLE[r]}"))
     if r != "none" and pt.get("reason"):
         p(Text(f"    {pt['reason']}", style="dim"))
+    depth = {}
     for c in pt.get("criteria", []):
-        pad = "    " + "  " * c.get("depth", 0) if "depth" in c else "    "
-        p(Text(f"{pad}{MARK[c['status']]} {c['id']}: {c['text'] or ''}", style=STYLE[c["status"]]))
-        for f in c.get("facts", []):
-            p(Text(f"{pad}    {f['attribute']} = {value_text(f['value'])}; needs {f['expected']}", style="dim"))
+        depth[c["id"]] = depth.get(c.get("parent"), -1) + 1
+        for style, line in criterion_lines(c, "    " + "  " * depth[c["id"]]):
+            p(Text(line, style=style))
     if pt.get("missing"):
         p(Text("    missing: " + ", ".join(pt["missing"]), style="yellow"))
