@@ -118,6 +118,7 @@ def entry_problems(e: "Entry", raw: Any, line: int | None, file: str, vocab: "Vo
                    attributes: "AttributeDictionary") -> list[Problem]:
     """Checks that need more than the entry itself: the vocabulary and the attribute dictionary."""
     from engine.check import check_version
+    from engine.load import criteria_lines
     from engine.model.criteria import PolicyRef, walk
 
     out: list[Problem] = []
@@ -128,37 +129,13 @@ def entry_problems(e: "Entry", raw: Any, line: int | None, file: str, vocab: "Vo
                            did_you_mean(e.status, [s.id for s in vocab.statuses]) or
                            "one of " + ", ".join(s.id for s in vocab.statuses)))
     if e.criteria:
-        node_lines = criteria_lines(e.criteria, raw)
+        node_lines = criteria_lines(e.criteria, raw.get("criteria") if hasattr(raw, "get") else None)
         for n in (x for top in e.criteria for x in walk(top)):
             if isinstance(n, PolicyRef):
                 out.append(Problem("invalid-entry", f"entry {e.id}: a formulary restriction cannot refer to a "
                                                     "policy", Location(file, node_lines.get(id(n), (line,))[0])))
         out += check_version(e.criteria, attributes, file, node_lines, f"entry {e.id}")
     return out
-
-
-def criteria_lines(criteria: tuple, raw: Any) -> dict[int, tuple[int, dict]]:
-    """id(node) → (line, lines of its keys), walking model and located data together (as engine.load.node_lines)."""
-    lines: dict[int, tuple[int, dict]] = {}
-
-    def pair(node: Any, data: Any, line: int | None) -> None:
-        if line:
-            lines[id(node)] = (line, getattr(data, "key_lines", {}))
-        if not hasattr(data, "key_lines"):
-            return
-        for key, attr in (("all", "all"), ("any", "any")):
-            if key in data and hasattr(node, attr):
-                for i, child in enumerate(getattr(node, attr)):
-                    pair(child, data[key][i], data[key].item_lines[i])
-        for key, attr in (("not", "not_"), ("if", "if_"), ("then", "then")):
-            if key in data and hasattr(node, attr):
-                pair(getattr(node, attr), data[key], data.key_lines[key])
-
-    raw_list = raw.get("criteria") if hasattr(raw, "get") else None
-    if hasattr(raw_list, "item_lines"):
-        for node, data, line in zip(criteria, raw_list, raw_list.item_lines):
-            pair(node, data, line)
-    return lines
 
 
 def compile_formulary(f: "Formulary") -> dict[str, Any]:

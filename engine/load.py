@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from engine.errors import InputError, Location, Problem
 from engine.model.attributes import Attribute, AttributeDictionary
 from engine.model.policy import Policy
-from engine.source import LDict, display_path, line_of, load_file
+from engine.source import LDict, LList, display_path, line_of, load_file
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -98,31 +98,39 @@ def load_policy_file(path: Path) -> tuple[Policy, Any]:
 NodeLines = dict[int, tuple[int, dict]]
 
 
+def _pair(lines: NodeLines, node: Any, data: Any, line: int | None) -> None:
+    """Record a node's line and its keys' lines, then its children's, walking model and data together."""
+    if line:
+        lines[id(node)] = (line, getattr(data, "key_lines", {}))
+    if not isinstance(data, LDict):
+        return
+    for key, attr in (("all", "all"), ("any", "any")):
+        if key in data and hasattr(node, attr):
+            for i, child in enumerate(getattr(node, attr)):
+                _pair(lines, child, data[key][i], data[key].item_lines[i])
+    for key, attr in (("not", "not_"), ("if", "if_"), ("then", "then")):
+        if key in data and hasattr(node, attr):
+            _pair(lines, getattr(node, attr), data[key], data.key_lines[key])
+
+
+def criteria_lines(nodes: tuple, raw_list: Any, lines: NodeLines | None = None) -> NodeLines:
+    """id(node) → (its line, the lines of its keys) for a list of criteria and its located raw list."""
+    lines = {} if lines is None else lines
+    if isinstance(raw_list, LList):
+        for node, data, line in zip(nodes, raw_list, raw_list.item_lines):
+            _pair(lines, node, data, line)
+    return lines
+
+
 def node_lines(policy: Policy, raw: Any) -> NodeLines:
-    """id(criterion node) → (its line, the lines of its keys), walking model and located data together."""
+    """The lines of every criterion node in every version of a policy file (see criteria_lines)."""
     lines: NodeLines = {}
-
-    def pair(node: Any, data: Any, line: int | None) -> None:
-        if line:
-            lines[id(node)] = (line, getattr(data, "key_lines", {}))
-        if not isinstance(data, LDict):
-            return
-        for key, attr in (("all", "all"), ("any", "any")):
-            if key in data and hasattr(node, attr):
-                for i, child in enumerate(getattr(node, attr)):
-                    pair(child, data[key][i], data[key].item_lines[i])
-        for key, attr in (("not", "not_"), ("if", "if_"), ("then", "then")):
-            if key in data and hasattr(node, attr):
-                pair(getattr(node, attr), data[key], data.key_lines[key])
-
     for v, vraw in zip(policy.versions, raw.get("versions", [])):
         for key in ("criteria", "scope_criteria"):
-            nodes = getattr(v, key) or ()
-            for i, n in enumerate(nodes):
-                pair(n, vraw[key][i], vraw[key].item_lines[i])
+            criteria_lines(getattr(v, key) or (), vraw.get(key), lines)
         for ch, craw in zip(v.changes, vraw.get("changes", [])):
             if ch.replace is not None:
-                pair(ch.replace.with_, craw["replace"]["with"], craw["replace"].key_lines["with"])
+                _pair(lines, ch.replace.with_, craw["replace"]["with"], craw["replace"].key_lines["with"])
             if ch.add is not None:
-                pair(ch.add.criterion, craw["add"]["criterion"], craw["add"].key_lines["criterion"])
+                _pair(lines, ch.add.criterion, craw["add"]["criterion"], craw["add"].key_lines["criterion"])
     return lines
