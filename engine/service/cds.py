@@ -117,11 +117,8 @@ def discovery() -> dict[str, Any]:
     return {"services": [{"id": sid, **svc, "prefetch": PREFETCH} for sid, svc in SERVICES.items()]}
 
 
-@router.post("/cds-services/{service_id}", response_model=None, openapi_extra=_body("HookRequest"),
-             responses={200: {"model": schemas.CdsResponseOut, "description": "Cards (none: no guidance)"},
-                        **ERRORS})
-async def call_service(request: Request, service_id: str) -> JSONResponse:
-    """A CDS Hooks call: cards for the MedicationRequests in `context.draftOrders`."""
+async def _body_of(request: Request, service_id: str, model: Any) -> Any:
+    """The validated body of a call to one of our services, or the error response to send instead."""
     if service_id not in SERVICES:
         return _bad(f"no CDS service {service_id!r}", 404, "unknown-service")
     try:
@@ -129,9 +126,19 @@ async def call_service(request: Request, service_id: str) -> JSONResponse:
     except InputError as exc:
         return JSONResponse(error_body(exc), status_code=400)
     try:
-        hook = HookRequest.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         return _bad(_validation_message(exc))
+
+
+@router.post("/cds-services/{service_id}", response_model=None, openapi_extra=_body("HookRequest"),
+             responses={200: {"model": schemas.CdsResponseOut, "description": "Cards (none: no guidance)"},
+                        **ERRORS})
+async def call_service(request: Request, service_id: str) -> JSONResponse:
+    """A CDS Hooks call: cards for the MedicationRequests in `context.draftOrders`."""
+    hook = await _body_of(request, service_id, HookRequest)
+    if isinstance(hook, JSONResponse):
+        return hook
     if hook.hook != SERVICES[service_id]["hook"]:
         return _bad(f"service {service_id!r} answers the {SERVICES[service_id]['hook']!r} hook, not {hook.hook!r}")
     from engine.service.cards import cards_for
@@ -148,16 +155,9 @@ async def call_service(request: Request, service_id: str) -> JSONResponse:
              responses={200: {"model": schemas.FeedbackOut, "description": "Feedback recorded"}, **ERRORS})
 async def feedback(request: Request, service_id: str) -> JSONResponse:
     """Record whether the prescriber accepted or overrode each card, with the override reason."""
-    if service_id not in SERVICES:
-        return _bad(f"no CDS service {service_id!r}", 404, "unknown-service")
-    try:
-        body = await read_json(request)
-    except InputError as exc:
-        return JSONResponse(error_body(exc), status_code=400)
-    try:
-        fb = FeedbackBody.model_validate(body)
-    except ValidationError as exc:
-        return _bad(_validation_message(exc))
+    fb = await _body_of(request, service_id, FeedbackBody)
+    if isinstance(fb, JSONResponse):
+        return fb
     for item in fb.feedback:
         request.app.state.feedback.record(service_id, item.model_dump(exclude_none=True))
     return JSONResponse({"recorded": len(fb.feedback)})
