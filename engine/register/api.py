@@ -44,13 +44,16 @@ class ProblemOut(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
-    problems: list[ProblemOut]
+    problems: list[ProblemOut] = []
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    what = {401: "No valid bearer token", 403: "The caller's role may not do this", 404: "No such case",
+    """Every refusal an endpoint can give, in one documented shape (400 and 422 on every endpoint:
+    a body that does not parse, and query or body values the checks refuse)."""
+    what = {400: "The request body could not be parsed", 401: "No valid bearer token",
+            403: "The caller's role may not do this", 404: "No such case",
             409: "The workflow does not allow this event now", 422: "Bad input: the CLI's message"}
-    return {c: {"model": ErrorOut, "description": what[c]} for c in (401, 403, *codes)}
+    return {c: {"model": ErrorOut, "description": what[c]} for c in sorted({400, 401, 403, 422, *codes})}
 
 
 class EventIn(BaseModel):

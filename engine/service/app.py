@@ -31,6 +31,7 @@ def create_app(policies: Path | None = None) -> FastAPI:
                        allow_headers=["*"])
     app.add_exception_handler(InputError, errors.on_input_error)
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
+    app.add_exception_handler(405, errors.on_method_not_allowed)
     app.include_router(api.router)
     app.include_router(cds.router)
     _include_register(app)

@@ -67,3 +67,17 @@ async def read_json(request: Request) -> Any:
         raise InputError.of("invalid-json", f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:
         raise InputError.of("invalid-json", str(exc) or "the body is not valid JSON") from None
+
+
+async def on_method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 with an `Allow` header naming every method the OpenAPI documents for the path, not just
+    one route's (a path served by two routes, such as GET and POST /api/cases, would name one)."""
+    import re
+
+    methods: set[str] = set()
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in ops if m != "parameters"}
+    allow = ", ".join(sorted(methods)) or getattr(exc, "headers", {}).get("Allow", "")
+    return JSONResponse({"detail": f"method {request.method} is not allowed here; use {allow}"},
+                        status_code=405, headers={"Allow": allow})
