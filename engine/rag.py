@@ -28,7 +28,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -339,60 +338,32 @@ _CODE = [Path(__file__).with_name("formulary.py"), Path(__file__).parent / "mode
 
 
 def cache_key(folder: Path) -> str:
-    """A digest of where the formulary is and the size and mtime of every file it depends on."""
+    """Where the formulary is, and a digest of the size and mtime of every file it depends on."""
+    from engine import cache
     from engine.formulary import source_files
 
-    parts: list[Any] = [CACHE_FORMAT, str(folder.resolve())]
-    for p in [*source_files(folder), *_CODE]:
-        try:
-            st = p.stat()
-            parts.append((str(p), st.st_mtime_ns, st.st_size))
-        except OSError:
-            parts.append((str(p), None))
-    where = hashlib.sha256(parts[1].encode()).hexdigest()[:12]
-    return f"{where}-{hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]}"
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("CPE_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("cpe"))
+    where = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    return f"{where}-{cache.stat_key([*source_files(folder), *_CODE], CACHE_FORMAT, folder.resolve())}"
 
 
 def compiled(folder: Path, key: str | None = None) -> dict[str, Any]:
     """The compiled formulary: from the cache when the files are unchanged, else validated afresh."""
+    from engine import cache
+
     key = key or cache_key(folder)
-    use_cache = os.environ.get("CPE_NO_CACHE", "") in ("", "0")
-    path = cache_dir() / f"formulary-{key}.json"
-    if use_cache:
+    name = f"formulary-{key}.json"
+    raw = cache.read(name)
+    if raw is not None:
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return json.loads(raw.decode("utf-8"))
+        except ValueError:
             pass
     from engine.formulary import compile_formulary, load_formulary
 
     data = compile_formulary(load_formulary(folder))
-    if use_cache:
-        _write_cache(path, data)
+    cache.write(name, json.dumps(data, ensure_ascii=False).encode("utf-8"),
+                replaces=f"formulary-{key.split('-')[0]}-*.json")
     return data
-
-
-def _write_cache(path: Path, data: dict[str, Any]) -> None:
-    """Atomic write; a cache that cannot be written is simply not used."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
-        folder_part = path.name.split("-")[1]
-        for old in path.parent.glob(f"formulary-{folder_part}-*.json"):
-            if old != path:
-                old.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 # --- the API ---------------------------------------------------------------------------------

@@ -25,10 +25,12 @@ PoliciesOpt = typer.Option(None, "--policies", envvar="CPE_POLICIES",
                            help="the policies folder (default: policies/ of this checkout)")
 
 
-def suite(root: Optional[Path] = None):
+def suite(root: Optional[Path] = None, cached: bool = False):
+    """The policy suite; `cached` restores a snapshot of the validated rules when no file changed
+    (for commands that only read the rules: they then start without parsing or validating YAML)."""
     from engine.suite import Suite
 
-    return Suite(root)
+    return Suite.cached(root) if cached else Suite(root)
 
 
 def print_json(data: Any) -> None:

@@ -12,7 +12,7 @@ from engine.cli.common import Format, FormatOpt, PoliciesOpt, app, parse_on, pri
 @app.command("policies")
 def policies_cmd(fmt: Format = FormatOpt, policies: Optional[Path] = PoliciesOpt) -> None:
     """List every policy and its versions."""
-    s = suite(policies)
+    s = suite(policies, cached=True)
     rows = []
     for p in s.policies():
         rows.append({"id": p.id, "title": p.title, "commissioning": p.commissioning, "versions": [
@@ -54,7 +54,7 @@ def evaluate_cmd(
     if (patient is None) == (fhir is None):
         raise InputError.of("bad-option", "give the patient's facts with --patient FILE or --fhir BUNDLE.json "
                                           "(one of them)")
-    s = suite(policies)
+    s = suite(policies, cached=True)
     day = parse_on(on)
     rv = s.select(policy_id, version=version, on=day)
     mapped = None
@@ -90,7 +90,7 @@ def explain_cmd(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Show a policy version's criteria as readable text: wording, logic and source of each."""
-    s = suite(policies)
+    s = suite(policies, cached=True)
     rv = s.select(policy_id, version=version, on=parse_on(on))
     if fmt == Format.json:
         from engine.resolve import canonical

@@ -11,7 +11,7 @@ AttrType = Literal["integer", "number", "boolean", "enum", "string"]
 class Attribute(BaseModel):
     """One patient or request fact. Absent from a patient record means unknown."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = ""
     type: AttrType
@@ -51,7 +51,7 @@ def _num(x: float) -> str:
 class AttributeDictionary(BaseModel):
     """All attributes by name; loaded from policies/attributes.yaml."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     attributes: dict[str, Attribute]
 

@@ -19,7 +19,7 @@ OP_WORDS = {"=": "is", "!=": "is not", "<": "under", "<=": "at most", ">": "over
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     id: str | None = None
     text: str | None = None
@@ -170,8 +170,8 @@ Node = Annotated[
     ),
 ]
 
-for _cls in (AllOf, AnyOf, Not, IfThen):
-    _cls.model_rebuild()
+# Schemas are built on first validation (defer_build), when `Node` is defined: a command that
+# reads a cached, already validated suite never pays for building them.
 
 
 def walk(node: Node):

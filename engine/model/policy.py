@@ -24,7 +24,7 @@ _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 class Source(BaseModel):
     """Where the policy's wording comes from (a seed paper, a public document, a comparator)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str
     kind: Literal["seed", "public", "comparator"]
@@ -33,14 +33,14 @@ class Source(BaseModel):
 
 
 class Replace(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     id: str
     with_: Node = Field(alias="with")
 
 
 class Add(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     criterion: Node
     after: str | None = None
@@ -49,7 +49,7 @@ class Add(BaseModel):
 class Change(BaseModel):
     """One edit of the base version's top-level criteria; exactly one of remove / replace / add."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     remove: str | None = None
     replace: Replace | None = None
@@ -66,7 +66,7 @@ class Change(BaseModel):
 class Version(BaseModel):
     """One dated version as written; `based_on` versions hold only their changes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     version: str
     status: Status
@@ -113,7 +113,7 @@ class Version(BaseModel):
 class Policy(BaseModel):
     """A policy file: metadata shared by every version, and the versions."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str
     title: str
