@@ -13,9 +13,48 @@ from typing import Any, Mapping
 
 from engine.decision import CriterionResult, Decision, Fact, PolicyStamp
 from engine.evaluate import Result, evaluate, settling_attributes
-from engine.logic import STATUS, k_and
+from engine.logic import STATUS, Truth, k_and
 from engine.model.criteria import Compare, PolicyRef
 from engine.resolve import ResolvedVersion
+
+
+# The six ways a decision can conclude, in the order they are tested (index = branch number):
+# (outcome, route, reason); route None is the policy's own route when eligible.
+BRANCHES: tuple[tuple[str, str | None, str], ...] = (
+    ("out_of_scope", "other_commissioner", "The request is outside the scope of this policy."),
+    ("not_eligible", "ifr", "This intervention is not routinely commissioned; funding is only possible "
+                            "through an individual funding request showing exceptional clinical circumstances."),
+    ("eligible", "routine", "This intervention is routinely commissioned."),
+    ("eligible", None, "Every criterion is met."),
+    ("not_eligible", "ifr", "At least one criterion is not met."),
+    ("insufficient_information", "more_information",
+     "Some criteria cannot be decided without more information; none is unmet."),
+)
+
+
+def branch(commissioning: str, in_scope: Truth, met: Truth) -> int:
+    """Which of BRANCHES applies, from the Kleene conjunctions of the scope criteria and the
+    criteria. The one statement of the outcome rules: the compiled and columnar engines and the
+    diff all call it.
+
+    >>> branch("criteria_based", True, None), branch("criteria_based", None, False), branch("not_routinely_commissioned", True, True)
+    (5, 4, 1)
+    """
+    if in_scope is False:
+        return 0
+    if commissioning == "not_routinely_commissioned":
+        return 1
+    if commissioning == "routinely_commissioned" and in_scope is True:
+        return 2
+    if k_and([in_scope, met]) is True:
+        return 3
+    return 4 if met is False else 5
+
+
+def conclusion(b: int, route_when_eligible: str) -> tuple[str, str, str]:
+    """(outcome, route, reason) of a branch."""
+    outcome, route, reason = BRANCHES[b]
+    return outcome, route or route_when_eligible, reason
 
 
 def stamp(rv: ResolvedVersion) -> PolicyStamp:
@@ -38,26 +77,7 @@ def decide(rv: ResolvedVersion, patient: Mapping[str, Any], on: dt.date | None =
             if a not in missing:
                 missing.append(a)
 
-    if in_scope is False:
-        outcome, route = "out_of_scope", "other_commissioner"
-        reason = "The request is outside the scope of this policy."
-    elif rv.commissioning == "not_routinely_commissioned":
-        outcome, route = "not_eligible", "ifr"
-        reason = ("This intervention is not routinely commissioned; funding is only possible through an "
-                  "individual funding request showing exceptional clinical circumstances.")
-    elif rv.commissioning == "routinely_commissioned" and in_scope is True:
-        outcome, route, reason = "eligible", "routine", "This intervention is routinely commissioned."
-    else:
-        overall = k_and([in_scope, met])
-        if overall is True:
-            outcome, route = "eligible", rv.route_when_eligible
-            reason = "Every criterion is met."
-        elif met is False:
-            outcome, route = "not_eligible", "ifr"
-            reason = "At least one criterion is not met."
-        else:
-            outcome, route = "insufficient_information", "more_information"
-            reason = "Some criteria cannot be decided without more information; none is unmet."
+    outcome, route, reason = conclusion(branch(rv.commissioning, in_scope, met), rv.route_when_eligible)
 
     criteria = tuple(_flatten(scope, scope=True)) + tuple(_flatten(results))
     refs = tuple(stamp(r) for r in rv.refs.values())

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from engine.decide import decide
+from engine.decide import BRANCHES, branch, decide
 from engine.evaluate import evaluate
 from engine.logic import Truth, k_and
 from engine.model.attributes import AttributeDictionary
@@ -128,19 +128,8 @@ def compares_of(nodes: Iterable[Node], refs: dict[str, ResolvedVersion]) -> list
 
 
 def outcome_of(commissioning: str, in_scope: Truth, met: Truth) -> str:
-    """The outcome from the two Kleene conjunctions, exactly as decide.py reaches it."""
-    if in_scope is False:
-        return "out_of_scope"
-    if commissioning == "not_routinely_commissioned":
-        return "not_eligible"
-    if commissioning == "routinely_commissioned" and in_scope is True:
-        return "eligible"
-    overall = k_and([in_scope, met])
-    if overall is True:
-        return "eligible"
-    if met is False:
-        return "not_eligible"
-    return "insufficient_information"
+    """The outcome from the two Kleene conjunctions, by decide.py's own rules."""
+    return BRANCHES[branch(commissioning, in_scope, met)][0]
 
 
 # -- components ---------------------------------------------------------------------------------

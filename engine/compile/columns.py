@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any, Generic, Protocol, TypeVar
 
 from engine.compile.ir import Program, Step, ref_truth
+from engine.decide import branch
 from engine.logic import Truth
 
 E = TypeVar("E")
@@ -41,18 +42,8 @@ class Algebra(Protocol[E]):
 
 
 def branch_of(prog: Program, in_scope: Truth, met: Truth) -> int:
-    """decide()'s outcome rules, as the branch number of ir.BRANCHES."""
-    if in_scope is False:
-        return 0
-    if prog.commissioning == "not_routinely_commissioned":
-        return 1
-    if prog.commissioning == "routinely_commissioned" and in_scope is True:
-        return 2
-    if in_scope is True and met is True:
-        return 3
-    if met is False:
-        return 4
-    return 5
+    """decide()'s outcome rules, as the branch number of engine.decide.BRANCHES."""
+    return branch(prog.commissioning, in_scope, met)
 
 
 def code_table(prog: Program) -> list[int]:

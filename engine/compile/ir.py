@@ -9,22 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.decide import BRANCHES, conclusion
 from engine.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
 from engine.resolve import ResolvedVersion
-
-# The six ways decide() can conclude, in the order it tests them (index = branch number).
-BRANCHES = ("out_of_scope", "not_routinely_commissioned", "routinely_commissioned",
-            "all_met", "unmet", "unknown")
-REASONS = (
-    "The request is outside the scope of this policy.",
-    "This intervention is not routinely commissioned; funding is only possible through an "
-    "individual funding request showing exceptional clinical circumstances.",
-    "This intervention is routinely commissioned.",
-    "Every criterion is met.",
-    "At least one criterion is not met.",
-    "Some criteria cannot be decided without more information; none is unmet.",
-)
-
 
 @dataclass(frozen=True)
 class Step:
@@ -75,13 +62,8 @@ class Program:
         return [i for i, s in enumerate(self.steps) if s.cid is not None]
 
     def branch_table(self) -> list[tuple[str, str, str]]:
-        """(outcome, route, reason) for each branch number."""
-        return [("out_of_scope", "other_commissioner", REASONS[0]),
-                ("not_eligible", "ifr", REASONS[1]),
-                ("eligible", "routine", REASONS[2]),
-                ("eligible", self.rv.route_when_eligible, REASONS[3]),
-                ("not_eligible", "ifr", REASONS[4]),
-                ("insufficient_information", "more_information", REASONS[5])]
+        """(outcome, route, reason) for each branch number of engine.decide.BRANCHES."""
+        return [conclusion(b, self.rv.route_when_eligible) for b in range(len(BRANCHES))]
 
 
 OUTCOMES = ("eligible", "not_eligible", "insufficient_information", "out_of_scope")
