@@ -148,3 +148,23 @@ def test_attribute_dictionary_contains_the_contract_unchanged():
         contract = yaml.safe_load((ROOT / "tests" / "fixtures" / "contract-attributes.yaml").read_text())
     for name, spec in contract.items():
         assert ours.get(name) == spec, name
+
+
+def test_a_reader_that_stops_early_is_not_an_engine_fault():
+    """`cpe evaluate … | head -1`: no 'internal error', no traceback; ends like cat would. The
+    reader is gone before the command writes, so every write meets a closed pipe."""
+    import os
+    import subprocess
+    import sys
+
+    cpe = Path(sys.executable).parent / "cpe"
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.Popen([str(cpe), "evaluate", "assisted-conception", "--patient", "examples/patient.yaml",
+                             "--on", "2019-06-01"], cwd=ROOT, stdout=w, stderr=subprocess.PIPE,
+                            env={**os.environ, "NO_COLOR": "1"})
+    os.close(w)
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=120)
+    assert code == -13, (code, err)  # ended by SIGPIPE, as `cat file | head` ends cat
+    assert "internal error" not in err and "Traceback" not in err

@@ -22,8 +22,15 @@ from engine.cli import cohort_cmds  # noqa: E402,F401
 
 def main() -> None:
     """Run `cpe`: usage errors and bad input exit 2 with one line; engine faults exit 1."""
+    import signal
+
     from engine.errors import InputError
 
+    if hasattr(signal, "SIGPIPE"):  # `cpe … | head`: end quietly when the reader stops, as cat does
+        try:
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        except ValueError:  # not the main thread (main() called in-process): leave it
+            pass
     try:
         app()  # standalone: typer reports usage errors itself, with exit status 2
     except InputError as exc:
