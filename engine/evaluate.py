@@ -10,8 +10,6 @@ from typing import Any, Callable, Mapping
 from engine.logic import Truth, k_and, k_implies, k_not, k_or
 from engine.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
 
-Outcome = str
-
 
 @dataclass(frozen=True)
 class Result:

@@ -13,7 +13,6 @@ Truth = Optional[bool]
 Status = Literal["met", "unmet", "unknown"]
 
 STATUS: dict[Truth, Status] = {True: "met", False: "unmet", None: "unknown"}
-TRUTH: dict[str, Truth] = {"met": True, "unmet": False, "unknown": None}
 
 
 def k_and(values: Iterable[Truth]) -> Truth:
