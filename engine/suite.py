@@ -66,7 +66,9 @@ class Suite:
         try:
             suite.all_versions()
         except InputError:
-            return cls(root)  # report problems lazily, per command, as a fresh suite does
+            # No snapshot. What did load stays loaded; what failed is not cached, so it raises
+            # again, with its lines, when a command asks for it (as from a fresh suite).
+            return suite
         snap = {"attributes": suite.attributes, "resolved": suite._resolved,
                 "policies": {pid: (p, file) for pid, (p, _, file) in suite._policies.items()}}
         cache.write(name, pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL), replaces=f"suite-{where}-*.pickle")
