@@ -17,8 +17,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from engine.errors import InputError, Problem
+from engine.errors import InputError
 from engine.register import auth, workflow
+from engine.service.errors import input_error_response
 
 log = logging.getLogger("cpe.register.api")
 router = APIRouter(tags=["register"])
@@ -67,8 +68,7 @@ class DecisionIn(BaseModel):
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"detail": f"{code}: {message}", "problems": [
-        {"code": code, "message": message, "file": None, "line": None, "hint": None}]}, status_code=status)
+    return input_error_response(InputError.of(code, message), status)
 
 
 class Refused(Exception):
@@ -83,11 +83,7 @@ def _input_error(exc: InputError) -> JSONResponse:
         status = 409
     elif "unknown-case" in codes:
         status = 404
-    return JSONResponse({"detail": str(exc), "problems": [_problem(p) for p in exc.problems]}, status_code=status)
-
-
-def _problem(p: Problem) -> dict[str, Any]:
-    return {"code": p.code, "message": p.message, "file": p.location.file, "line": p.location.line, "hint": p.hint}
+    return input_error_response(exc, status)
 
 
 def _tokens(request: Request) -> auth.Tokens:
