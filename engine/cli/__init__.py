@@ -20,13 +20,25 @@ from engine.cli import serve_cmds  # noqa: E402,F401
 from engine.cli import cohort_cmds  # noqa: E402,F401
 
 
+def _stdout_is_a_pipe() -> bool:
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # no real stdout (captured, closed)
+        return False
+
+
 def main() -> None:
     """Run `cpe`: usage errors and bad input exit 2 with one line; engine faults exit 1."""
     import signal
 
     from engine.errors import InputError
 
-    if hasattr(signal, "SIGPIPE"):  # `cpe … | head`: end quietly when the reader stops, as cat does
+    if _stdout_is_a_pipe() and hasattr(signal, "SIGPIPE") and sys.argv[1:2] != ["serve"]:
+        # `cpe … | head`: end quietly when the reader stops, as cat does. Only for a command whose
+        # output goes into a pipe, never for the server: there a client that hangs up mid-response
+        # would kill the whole process.
         try:
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         except ValueError:  # not the main thread (main() called in-process): leave it

@@ -22,4 +22,8 @@ def serve_cmd(
 
     application = create_app(policies)
     application.state.suite.attributes  # fail now (exit 2) on a broken policies folder, not per request
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):  # a client that disconnects mid-response is the server's to handle, never fatal
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     uvicorn.run(application, host=host, port=port, log_level="info")
