@@ -37,8 +37,8 @@ def _word(rng: random.Random, ending: bool) -> str:
 
 def generate(n_entries: int, seed: int = 1) -> dict:
     """A compiled formulary (plain data) of n invented entries, validated through the models."""
-    from engine.formulary import compile_formulary, load_vocabulary
-    from engine.model.formulary import Entry, Formulary
+    from engine.formulary.entries import compile_formulary, load_vocabulary
+    from engine.formulary.model import Entry, Formulary
 
     rng = random.Random(seed)
     vocab = load_vocabulary(Path(__file__).resolve().parent.parent / "policies" / "formulary" / "lsc")
@@ -91,7 +91,7 @@ def queries(compiled: dict, n: int, seed: int = 2) -> list[tuple[str, str | None
 
 def rag_query_ms(n_entries: int = 10000, n_queries: int = 2000) -> float:
     """Median milliseconds per query (index built once beforehand, not timed)."""
-    from engine.rag import Index
+    from engine.formulary.lookup import Index
 
     compiled = generate(n_entries)
     idx = Index(compiled)

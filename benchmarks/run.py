@@ -125,7 +125,7 @@ def zen_engine() -> Callable[[dict], bool]:
     # the loader runs on every evaluate: hand it pre-parsed content, not JSON text (3x faster)
     content = zen.ZenDecisionContent(graph) if hasattr(zen, "ZenDecisionContent") else graph
     engine = zen.ZenEngine({"loader": lambda key: content})
-    evaluate = engine.evaluate
+    evaluate = engine.language.evaluate
     return lambda p: evaluate("ac", p)["result"]["eligible"]
 
 
@@ -205,7 +205,7 @@ def paired(rounds: dict[str, list[float]], a: str, b: str) -> float | None:
 
 def single_patient(quick: bool) -> dict[str, Any]:
     from engine.compile.to_python import compiled
-    from engine.suite import Suite
+    from engine.language.suite import Suite
 
     rv = Suite().select(POLICY, version=VERSION)
     n = 5_000 if quick else 50_000
@@ -248,7 +248,7 @@ def columnar(quick: bool) -> dict[str, Any]:
     import polars as pl
 
     from engine.compile.to_polars import evaluate_frame
-    from engine.suite import Suite
+    from engine.language.suite import Suite
 
     rv = Suite().select(POLICY, version=VERSION)
     n = 100_000 if quick else 1_000_000
@@ -304,10 +304,10 @@ def rag_ms(quick: bool) -> tuple[float | None, str | None]:
 def diff_seconds() -> tuple[dict[str, float] | None, str | None]:
     """One diff per consecutive pair of versions of each shipped policy."""
     try:
-        from engine.diff import diff
+        from engine.analysis.diff import diff
     except ImportError as exc:
-        return None, f"engine.diff not importable: {exc}"
-    from engine.suite import Suite
+        return None, f"engine.analysis.diff not importable: {exc}"
+    from engine.language.suite import Suite
 
     s = Suite()
     out: dict[str, float] = {}

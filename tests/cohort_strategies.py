@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from engine.model.attributes import Attribute, AttributeDictionary
-from engine.model.criteria import Compare, walk
-from engine.resolve import ResolvedVersion
+from engine.language.model.attributes import Attribute, AttributeDictionary
+from engine.language.model.criteria import Compare, walk
+from engine.language.resolve import ResolvedVersion
 
 ABSENT = object()
 

@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def suite():
-    from engine.suite import Suite
+    from engine.language.suite import Suite
 
     return Suite(ROOT / "policies")
 

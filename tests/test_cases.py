@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cases import CaseRun, load_cases, run_case
-from engine.errors import InputError, Location
-from engine.source import LDict, display_path
-from engine.suite import Suite
+from engine.analysis.examples import CaseRun, load_cases, run_case
+from engine.language.errors import InputError, Location
+from engine.language.source import LDict, display_path
+from engine.language.suite import Suite
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"

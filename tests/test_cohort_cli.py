@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from engine.cohort.files import read_cohort
 from engine.cohort.generate import generate, write
-from engine.decide import decide
-from engine.patient import validate_patient
-from engine.suite import Suite
+from engine.language.decide import decide
+from engine.language.patient import validate_patient
+from engine.language.suite import Suite
 
 SUITE = Suite()
 _NEXT_TO_PYTHON = Path(sys.executable).with_name("cpe")
@@ -124,7 +124,7 @@ def test_impact_matches_the_reference(cohort_csv, policy, old, new):
 
 
 def test_impact_in_small_chunks_gives_the_same_answer(cohort_csv):
-    from engine.impact import impact
+    from engine.cohort.impact import impact
 
     a = SUITE.select("breast-implant-replacement", version="2018-07-01")
     b = SUITE.select("breast-implant-replacement", version="2020-03-05")

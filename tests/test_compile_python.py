@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from engine.compile import BACKENDS, backend
 from engine.compile.ir import program
 from engine.compile.to_python import compiled, decide_compiled
-from engine.decide import decide
-from engine.suite import Suite
+from engine.language.decide import decide
+from engine.language.suite import Suite
 
 from cohort_strategies import patients, thresholds
 

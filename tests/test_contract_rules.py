@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.decide import decide
+from engine.language.decide import decide
 
 
 def near(*points, lo, hi, step=1, integer=True):

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.decide import decide
-from engine.model.criteria import Compare, walk
-from engine.patient import validate_patient
+from engine.language.decide import decide
+from engine.language.model.criteria import Compare, walk
+from engine.language.patient import validate_patient
 
 VERSIONS = [("assisted-conception", "2018-11-01"), ("assisted-conception", "2020-03-05"),
             ("breast-implant-removal", "2018-07-01"), ("breast-implant-replacement", "2018-07-01"),
@@ -138,7 +138,7 @@ def test_digest_differs_between_versions_and_is_stable(suite):
     a = suite.resolved("breast-implant-replacement", "2018-07-01").digest
     b = suite.resolved("breast-implant-replacement", "2020-03-05").digest
     assert a != b and a.startswith("sha256:") and len(a) == 7 + 64
-    from engine.suite import Suite
+    from engine.language.suite import Suite
 
     assert Suite(suite.root).resolved("breast-implant-replacement", "2018-07-01").digest == a
 
@@ -177,7 +177,7 @@ versions:
 def test_scope_and_prior_approval_routes(tmp_path):
     import shutil
 
-    from engine.suite import Suite
+    from engine.language.suite import Suite
     from tests.conftest import ROOT
 
     shutil.copy(ROOT / "policies" / "attributes.yaml", tmp_path / "attributes.yaml")

@@ -5,11 +5,11 @@ import doctest
 
 import pytest
 
-import engine.decide
-import engine.logic
+import engine.language.decide
+import engine.language.logic
 
 
-@pytest.mark.parametrize("module", [engine.logic, engine.decide], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [engine.language.logic, engine.language.decide], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

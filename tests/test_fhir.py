@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InputError
-from engine.fhir import from_bundle, from_resources, load_bundle
+from engine.language.errors import InputError
+from engine.fhir.facts import from_bundle, from_resources, load_bundle
 
 FHIR = Path(__file__).resolve().parent / "fixtures" / "fhir"  # Synthea bundles, unchanged copies
 JOHNNIE = FHIR / "Johnnie679_Hermiston71_2cd30bd6-3a87-4191-af90-6daa70f58f55.json"

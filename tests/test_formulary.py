@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import InputError
-from engine.formulary import formulary_dir, load_formulary
-from engine.rag import Index, cache_key, deletions, lookup, normalise, osa_distance
+from engine.language.errors import InputError
+from engine.formulary.entries import formulary_dir, load_formulary
+from engine.formulary.lookup import Index, cache_key, deletions, lookup, normalise, osa_distance
 from tests.conftest import FIXTURES, ROOT
 
 LSC = ROOT / "policies" / "formulary" / "lsc"
@@ -242,8 +242,8 @@ def test_lookup_does_not_build_pydantic_models_when_cached():
     import subprocess
     import sys
 
-    code = ("import sys; from engine.rag import lookup; lookup('agomelatine'); "
-            "print('engine.model.formulary' in sys.modules)")
+    code = ("import sys; from engine.formulary.lookup import lookup; lookup('agomelatine'); "
+            "print('engine.formulary.model' in sys.modules)")
     env = {**os.environ}
     subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.lint import lint
-from engine.suite import Suite
+from engine.analysis.lint import lint
+from engine.language.suite import Suite
 from tests.conftest import FIXTURES, ROOT, run_cpe
 
 BROKEN = FIXTURES / "broken"

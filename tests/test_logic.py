@@ -6,7 +6,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.logic import k_and, k_implies, k_not, k_or
+from engine.language.logic import k_and, k_implies, k_not, k_or
 
 T, F, U = True, False, None
 truth = st.sampled_from([T, F, U])

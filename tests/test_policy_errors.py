@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InputError
-from engine.suite import Suite
+from engine.language.errors import InputError
+from engine.language.suite import Suite
 from tests.conftest import ROOT
 
 GOOD = """\

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from engine.cases import run_policy_cases
-from engine.coverage import coverage
-from engine.suite import Suite
+from engine.analysis.examples import run_policy_cases
+from engine.analysis.coverage import coverage
+from engine.language.suite import Suite
 from tests.conftest import FIXTURES, ROOT, run_cpe
 
 BROKEN_SUITE = FIXTURES / "broken" / "policies"

@@ -21,7 +21,7 @@ BODY = {"policy_id": "hip-arthroscopy", "patient": {"age": 37, "fai_diagnosis_co
 
 @pytest.fixture
 def client(register, monkeypatch):
-    from engine.register.api import router
+    from engine.service.register_api import router
 
     monkeypatch.setenv("CPE_API_TOKENS", ",".join(f"{r}:{r}-person:{t}" for r, t in TOKENS.items()))
     app = FastAPI()

@@ -22,7 +22,7 @@ def _case(reg, policy="breast-implant-removal", **kw):
 
 
 def test_new_case_records_the_contract_decision_and_chains(register, suite):
-    from engine.decide import decide
+    from engine.language.decide import decide
 
     out = register.new_case("breast-implant-removal", PATIENT, actor="officer-1")
     rv = suite.select("breast-implant-removal")
@@ -118,7 +118,7 @@ def test_verify_finds_deleted_rows(register, table):
 
 def test_verify_reports_a_changed_policy_file(db_url, tmp_path):
     from engine.register.store import Register
-    from engine.suite import Suite
+    from engine.language.suite import Suite
 
     pol = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", pol)

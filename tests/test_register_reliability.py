@@ -17,7 +17,7 @@ from tests.register_db import db_url  # noqa: F401
 WRITER = """
 import sys
 from engine.register.store import Register
-from engine.suite import Suite
+from engine.language.suite import Suite
 reg = Register(sys.argv[1], suite=Suite())
 for i in range(int(sys.argv[2])):
     out = reg.new_case("breast-implant-removal", {"age": 20 + i % 50, "implant_rupture": i % 2 == 0},

@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from engine.decide import decide
-from engine.render import render_decision, render_panel, render_policy
-from engine.route import plan
-from engine.screening import screen
+from engine.language.decide import decide
+from engine.reports.render import render_decision, render_panel, render_policy
+from engine.ifr.routing import plan
+from engine.ifr.screening import screen
 
 from conftest import run_cpe
 
@@ -169,7 +169,7 @@ def test_every_shipped_policy_version_renders_in_html_and_md(suite):
             assert rv.digest in doc, (pid, label, fmt)
 
 
-@pytest.mark.parametrize("pid", __import__("engine.suite", fromlist=["Suite"]).Suite().ids())
+@pytest.mark.parametrize("pid", __import__("engine.language.suite", fromlist=["Suite"]).Suite().ids())
 def test_every_shipped_policy_prints_to_pdf(suite, pid):
     rv = suite.select(pid, version=suite.policy(pid).versions[-1].version)
     text = flat(pdf_text(render_policy(rv, "pdf")))
@@ -225,13 +225,13 @@ def test_cpe_report_unwritable_output_is_bad_input(tmp_path):
 # -- formulary listing ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def formulary():
-    from engine.formulary import load_formulary
+    from engine.formulary.entries import load_formulary
 
     return load_formulary("lsc")
 
 
 def test_formulary_listing_by_status_and_by_indication(formulary):
-    from engine.render import render_formulary
+    from engine.reports.render import render_formulary
 
     md = render_formulary(formulary, "md", issued=dt.date(2026, 1, 2)).decode()
     by_status = md.split("## 2. By indication")[0]
@@ -251,7 +251,7 @@ def test_formulary_listing_by_status_and_by_indication(formulary):
 
 
 def test_formulary_listing_prints_and_escapes(formulary):
-    from engine.render import render_formulary
+    from engine.reports.render import render_formulary
 
     first = formulary.entries[0].model_copy(update={"notes": SCRIPT})
     f = formulary.model_copy(update={"entries": (first,) + formulary.entries[1:]})

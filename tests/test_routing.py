@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.decide import decide
-from engine.errors import InputError
-from engine.route import load_routing, plan
-from engine.screening import load_screening, screen
+from engine.language.decide import decide
+from engine.language.errors import InputError
+from engine.ifr.routing import load_routing, plan
+from engine.ifr.screening import load_screening, screen
 
 from conftest import ROOT, run_cpe
 
@@ -114,7 +114,7 @@ def test_out_of_scope_names_who_governs(suite):
 def test_a_policy_can_name_the_commissioner_that_governs_out_of_scope_cases(suite, tmp_path):
     # No shipped LSC policy is known to hand cases to NHS England, so the routing data names none;
     # the mechanism is tested on a copy of the routing data with one such line added.
-    from engine.route import load_routing
+    from engine.ifr.routing import load_routing
 
     text = (suite.root / "routing.yaml").read_text() + (
         "  assisted-conception:\n    commissioner: nhs-england-specialised\n"

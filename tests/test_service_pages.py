@@ -19,7 +19,7 @@ def client():
 
 
 def test_every_policy_form_renders_with_a_field_for_each_attribute_it_tests(client, suite):
-    from engine.model.criteria import Compare, walk
+    from engine.language.model.criteria import Compare, walk
 
     for pid in suite.ids():
         r = client.get(f"/eligibility/{pid}")

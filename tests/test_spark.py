@@ -11,7 +11,7 @@ import pytest
 
 from engine.cohort.files import read_cohort
 from engine.compile.ir import program
-from engine.suite import Suite
+from engine.language.suite import Suite
 
 from cohort_strategies import thresholds
 from test_columnar import check_engine, write_csv
@@ -64,7 +64,7 @@ def test_spark_equals_reference_for_every_version(spark, tmp_path, suite):
     """All versions of a suite over one shared cohort in a single Spark job (one column set per version)."""
     from engine.cohort.run import criterion_ids
     from engine.compile.to_spark import evaluate_frame
-    from engine.decide import decide
+    from engine.language.decide import decide
 
     versions = suite.all_versions()
     names = sorted({a for rv in versions for a in program(rv).attributes()})

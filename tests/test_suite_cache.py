@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from engine.decide import decide
-from engine.errors import InputError
-from engine.suite import Suite
+from engine.language.decide import decide
+from engine.language.errors import InputError
+from engine.language.suite import Suite
 from tests.conftest import ROOT
 
 

@@ -33,7 +33,7 @@ def main() -> None:
     """Run `cpe`: usage errors and bad input exit 2 with one line; engine faults exit 1."""
     import signal
 
-    from engine.errors import InputError
+    from engine.language.errors import InputError
 
     if _stdout_is_a_pipe() and hasattr(signal, "SIGPIPE") and sys.argv[1:2] != ["serve"]:
         # `cpe … | head`: end quietly when the reader stops, as cat does. Only for a command whose

@@ -45,8 +45,8 @@ def diff_cmd(
     `cpe diff POLICY_ID --from LABEL --to LABEL`, or `cpe diff OLD.yaml NEW.yaml` for a proposed
     edit kept outside policies/ (each side defaults to the last version in its file).
     """
-    from engine.diff import diff
-    from engine.errors import InputError
+    from engine.analysis.diff import diff
+    from engine.language.errors import InputError
 
     if _is_file(target):
         if new is None:
@@ -73,7 +73,7 @@ def diff_cmd(
         result.notes.append(f"the two files are different policies: {rv_a.id} and {rv_b.id}")
     moves = None
     if cohort is not None:
-        from engine.diff_cohort import cohort_moves
+        from engine.cohort.diff_counts import cohort_moves
 
         moves = cohort_moves(cohort, rv_a, rv_b, attrs)
     if fmt == DiffFormat.json:
@@ -82,11 +82,11 @@ def diff_cmd(
             data["cohort"] = moves.to_json()
         _emit_json(data, out)
     elif fmt == DiffFormat.html:
-        from engine.diff_report import render_html
+        from engine.reports.diff import render_html
 
         _emit_text(render_html(result, rv_a, rv_b, moves), out)
     else:
-        from engine.diff_report import diff_lines
+        from engine.reports.diff import diff_lines
 
         if out is not None:
             _emit_text("\n".join(t for _, t in diff_lines(result, moves)) + "\n", out)
@@ -107,7 +107,7 @@ def _emit_text(text: str, out: Optional[Path]) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from engine.errors import InputError
+    from engine.language.errors import InputError
 
     try:
         out.write_text(text, encoding="utf-8")
@@ -124,9 +124,9 @@ def test_cmd(
 
     The last line is `N passed, N failed`; the exit status is 2 when any case fails.
     """
-    from engine.cases import run_policy_cases
-    from engine.coverage import coverage
-    from engine.errors import InputError
+    from engine.analysis.examples import run_policy_cases
+    from engine.analysis.coverage import coverage
+    from engine.language.errors import InputError
 
     s = suite(policies)
     ids = [policy_id] if policy_id else s.ids()
@@ -181,7 +181,7 @@ def lint_cmd(
 
     Exit status 2 when there is an error; warnings alone exit 0.
     """
-    from engine.lint import lint
+    from engine.analysis.lint import lint
 
     s = suite(policies)
     findings = lint(s, files or None)

@@ -44,7 +44,7 @@ def cohort_evaluate_cmd(
     """Evaluate every patient of a cohort: counts per outcome and per criterion status."""
     from engine.cohort.files import read_cohort
     from engine.cohort.run import evaluate_cohort
-    from engine.errors import InputError
+    from engine.language.errors import InputError
 
     if version and on:
         raise InputError.of("bad-option", "give --version or --on, not both")
@@ -85,7 +85,7 @@ def _need_spark() -> None:
     import importlib.util
     import shutil
 
-    from engine.errors import InputError
+    from engine.language.errors import InputError
 
     if importlib.util.find_spec("pyspark") is None:
         raise InputError.of("bad-option", "--engine spark needs PySpark: pip install 'cpe[spark]'")
@@ -119,7 +119,7 @@ def impact_cmd(
 ) -> None:
     """Who moves between outcomes when a policy changes version: counts per (old → new) and the ids."""
     from engine.cohort.files import read_cohort
-    from engine.impact import impact
+    from engine.cohort.impact import impact
 
     s = suite(policies)
     rv_old = s.select(policy_id, version=old)

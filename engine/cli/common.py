@@ -28,7 +28,7 @@ PoliciesOpt = typer.Option(None, "--policies", envvar="CPE_POLICIES",
 def suite(root: Optional[Path] = None, cached: bool = False):
     """The policy suite; `cached` restores a snapshot of the validated rules when no file changed
     (for commands that only read the rules: they then start without parsing or validating YAML)."""
-    from engine.suite import Suite
+    from engine.language.suite import Suite
 
     return Suite.cached(root) if cached else Suite(root)
 
@@ -56,6 +56,6 @@ def print_lines(lines: list[tuple[str, str]]) -> None:
 
 
 def parse_on(on: Optional[str]) -> Optional[dt.date]:
-    from engine.versions import parse_date
+    from engine.language.versions import parse_date
 
     return parse_date(on) if on else None

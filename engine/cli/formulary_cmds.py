@@ -29,23 +29,23 @@ def rag_cmd(
     formulary: Optional[str] = FormularyOpt,
 ) -> None:
     """Look a medicine up in the formulary: RAG status, meaning, restrictions and what to do next."""
-    from engine.rag import answer
+    from engine.formulary.lookup import answer
 
     facts = _read_patient(patient) if patient is not None else None
     out = answer(query, indication, formulary, facts)
     if fmt == Format.json:
         print_json(out)
     else:
-        from engine.rag import Index
-        from engine.rag_text import print_rag
+        from engine.formulary.lookup import Index
+        from engine.formulary.text import print_rag
 
         print_rag(out, Index.for_formulary(formulary))
 
 
 def _read_patient(path: Path) -> dict[str, Any]:
-    from engine.formulary import policies_root
-    from engine.load import load_attributes
-    from engine.patient import read_patient
+    from engine.formulary.entries import policies_root
+    from engine.language.load import load_attributes
+    from engine.language.patient import read_patient
 
     return read_patient(path, load_attributes(policies_root() / "attributes.yaml"))
 
@@ -53,7 +53,7 @@ def _read_patient(path: Path) -> dict[str, Any]:
 @formulary_app.command("check")
 def check_cmd(formulary: Optional[str] = FormularyOpt, fmt: Format = FormatOpt) -> None:
     """Validate a formulary: every entry, status and restriction criterion (exit 2 on any problem)."""
-    from engine.formulary import formulary_dir, load_formulary
+    from engine.formulary.entries import formulary_dir, load_formulary
 
     f = load_formulary(formulary)
     counts: dict[str, int] = {}
@@ -75,9 +75,9 @@ def import_cmd(
     formulary: Optional[str] = FormularyOpt,
 ) -> None:
     """Read a netFormulary-style CSV into validated entries YAML; every bad row is named by its line."""
-    from engine.formulary import load_vocabulary, formulary_dir, policies_root
-    from engine.formulary_csv import entries_yaml, read_csv
-    from engine.load import load_attributes
+    from engine.formulary.entries import load_vocabulary, formulary_dir, policies_root
+    from engine.formulary.csvfile import entries_yaml, read_csv
+    from engine.language.load import load_attributes
 
     vocab = load_vocabulary(formulary_dir(formulary))
     entries = read_csv(csv_file, vocab, load_attributes(policies_root() / "attributes.yaml"))
@@ -90,8 +90,8 @@ def export_cmd(
     formulary: Optional[str] = FormularyOpt,
 ) -> None:
     """Write the formulary's entries as CSV in the import layout (import(export(x)) == x)."""
-    from engine.formulary import load_formulary
-    from engine.formulary_csv import to_csv
+    from engine.formulary.entries import load_formulary
+    from engine.formulary.csvfile import to_csv
 
     _write(to_csv(load_formulary(formulary).entries), out)
 
@@ -102,7 +102,7 @@ def _write(text: str, out: Optional[Path]) -> None:
     if out is None or str(out) == "-":
         sys.stdout.write(text)
         return
-    from engine.errors import InputError
+    from engine.language.errors import InputError
 
     try:
         out.write_text(text, encoding="utf-8", newline="")

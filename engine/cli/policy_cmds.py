@@ -47,9 +47,9 @@ def evaluate_cmd(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Decide one patient under one policy version: outcome, route, each criterion, what is missing."""
-    from engine.decide import decide
-    from engine.errors import InputError
-    from engine.patient import read_patient
+    from engine.language.decide import decide
+    from engine.language.errors import InputError
+    from engine.language.patient import read_patient
 
     if (patient is None) == (fhir is None):
         raise InputError.of("bad-option", "give the patient's facts with --patient FILE or --fhir BUNDLE.json "
@@ -59,9 +59,9 @@ def evaluate_cmd(
     rv = s.select(policy_id, version=version, on=day)
     mapped = None
     if fhir is not None:
-        from engine.fhir import load_bundle
-        from engine.patient import validate_patient
-        from engine.source import display_path
+        from engine.fhir.facts import load_bundle
+        from engine.language.patient import validate_patient
+        from engine.language.source import display_path
 
         mapped = load_bundle(fhir, day)
         facts = validate_patient(mapped.facts, s.attributes, display_path(fhir))
@@ -71,7 +71,7 @@ def evaluate_cmd(
     if fmt == Format.json:
         print_json({**d.to_json(), "fhir": mapped.to_json()} if mapped else d.to_json())
     else:
-        from engine.explain import decision_text, value_text
+        from engine.language.explain import decision_text, value_text
 
         lines = decision_text(d)
         if mapped is not None:  # where the FHIR facts came from, and what could not be read
@@ -93,10 +93,10 @@ def explain_cmd(
     s = suite(policies, cached=True)
     rv = s.select(policy_id, version=version, on=parse_on(on))
     if fmt == Format.json:
-        from engine.resolve import canonical
+        from engine.language.resolve import canonical
 
         print_json({**canonical(rv), "digest": rv.digest})
         return
-    from engine.explain import policy_text
+    from engine.language.explain import policy_text
 
     print_lines(policy_text(rv))

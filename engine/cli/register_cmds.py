@@ -51,8 +51,8 @@ def case_new(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Record a request and the engine's decision on it; prints the case reference."""
-    from engine.errors import InputError
-    from engine.patient import read_patient
+    from engine.language.errors import InputError
+    from engine.language.patient import read_patient
 
     if patient is None:
         raise InputError.of("bad-option", "give the patient's facts with --patient FILE")
@@ -120,7 +120,7 @@ def case_event(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Move a case through the workflow; refused unless the workflow allows it now."""
-    from engine.errors import InputError
+    from engine.language.errors import InputError
 
     if action == "decide":
         raise InputError.of("bad-option", "record a panel decision with `cpe case decide REF --outcome --reason`")

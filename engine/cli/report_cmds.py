@@ -44,7 +44,7 @@ def _format(fmt: Optional[ReportFormat], out: Optional[str]) -> str:
 
 
 def _write(data: bytes, fmt: str, out: Optional[str]) -> None:
-    from engine.errors import InputError
+    from engine.language.errors import InputError
 
     if out is None or out == "-":
         if fmt == "pdf" and out is None and sys.stdout.isatty():
@@ -60,8 +60,8 @@ def _write(data: bytes, fmt: str, out: Optional[str]) -> None:
 
 
 def _grounds(grounds: Optional[str], grounds_file: Optional[Path]) -> Optional[str]:
-    from engine.errors import InputError
-    from engine.source import read_text
+    from engine.language.errors import InputError
+    from engine.language.source import read_text
 
     if grounds is not None and grounds_file is not None:
         raise InputError.of("bad-option", "give --grounds or --grounds-file, not both")
@@ -71,11 +71,11 @@ def _grounds(grounds: Optional[str], grounds_file: Optional[Path]) -> Optional[s
 def _decided(policy_id: str, patient: Optional[Path], on: Optional[str], version: Optional[str],
              grounds: Optional[str], policies: Optional[Path]) -> tuple[Any, Any, Any]:
     """(decision, route plan, screening or None) for one patient: the shared first half of every command."""
-    from engine.decide import decide
-    from engine.errors import InputError
-    from engine.patient import read_patient
-    from engine.route import load_routing, plan
-    from engine.screening import load_screening, screen
+    from engine.language.decide import decide
+    from engine.language.errors import InputError
+    from engine.language.patient import read_patient
+    from engine.ifr.routing import load_routing, plan
+    from engine.ifr.screening import load_screening, screen
 
     if patient is None:
         raise InputError.of("bad-option", "give the patient's facts with --patient FILE")
@@ -90,7 +90,7 @@ def _decided(policy_id: str, patient: Optional[Path], on: Optional[str], version
 
 
 def _date(text: Optional[str]) -> Optional[dt.date]:
-    from engine.versions import parse_date
+    from engine.language.versions import parse_date
 
     return parse_date(text, "--date") if text else None
 
@@ -105,7 +105,7 @@ def report_decision(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """A decision letter for one patient: outcome, route and next steps, criteria with the values used."""
-    from engine.render import render_decision
+    from engine.reports.render import render_decision
 
     kind = _format(fmt, out)
     issued = _date(date)
@@ -123,8 +123,8 @@ def report_panel(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """An IFR panel summary for one request: the decision, the screening of its grounds, the test applied."""
-    from engine.errors import InputError
-    from engine.render import render_panel
+    from engine.language.errors import InputError
+    from engine.reports.render import render_panel
 
     kind = _format(fmt, out)
     issued = _date(date)
@@ -145,7 +145,7 @@ def report_policy(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """The policy document, rendered from the same rules the engine runs: scope, criteria, provenance, history."""
-    from engine.render import render_policy
+    from engine.reports.render import render_policy
 
     kind = _format(fmt, out)
     s = suite(policies)
@@ -162,8 +162,8 @@ def report_formulary(
     fmt: Optional[ReportFormat] = ReportFormatOpt, out: Optional[str] = OutOpt,
 ) -> None:
     """The formulary listing: every decision by status (with its meaning and next step) and by indication."""
-    from engine.formulary import load_formulary
-    from engine.render import render_formulary
+    from engine.formulary.entries import load_formulary
+    from engine.reports.render import render_formulary
 
     kind = _format(fmt, out)
     issued = _date(date)
@@ -171,8 +171,8 @@ def report_formulary(
 
 
 def _ifr(s: Any) -> dict[str, Any]:
-    from engine.route import load_routing
-    from engine.screening import load_screening
+    from engine.ifr.routing import load_routing
+    from engine.ifr.screening import load_screening
 
     sc = load_screening(s.root / "ifr-screening.yaml")
     return {"exceptionality": load_routing(s.root / "routing.yaml").exceptionality,
@@ -196,7 +196,7 @@ def route_cmd(
 
 def route_text(d: Any, pl: Any) -> list[tuple[str, str]]:
     """The route plan as (style, line) pairs for the terminal."""
-    from engine.explain import OUTCOME_WORDS
+    from engine.language.explain import OUTCOME_WORDS
 
     p = d.policy
     out = [("bold", f"{p.title} ({p.id}) {p.version}: {OUTCOME_WORDS[d.outcome]}"),

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError, did_you_mean
-from engine.model.attributes import Attribute, AttributeDictionary
-from engine.source import display_path
+from engine.language.errors import InputError, did_you_mean
+from engine.language.model.attributes import Attribute, AttributeDictionary
+from engine.language.source import display_path
 
 SQL_TYPE = {"boolean": "BOOLEAN", "integer": "BIGINT", "number": "DOUBLE", "enum": "VARCHAR", "string": "VARCHAR"}
 TRUE_WORDS = ("true", "t", "yes", "y", "1")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.errors import InputError
-from engine.model.attributes import AttributeDictionary
+from engine.language.errors import InputError
+from engine.language.model.attributes import AttributeDictionary
 
 MISSING_RATE = 0.05       # each value is independently left blank (unknown) this often
 PARTNER_ATTRS = ("partner_smoker", "partner_living_children")

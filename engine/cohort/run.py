@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.cohort.files import Cohort, _q
 from engine.compile.ir import program
-from engine.resolve import ResolvedVersion
+from engine.language.resolve import ResolvedVersion
 
 ENGINES = ("duckdb", "polars", "spark")
 OUTCOMES = ("eligible", "not_eligible", "insufficient_information", "out_of_scope")

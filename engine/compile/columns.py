@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any, Generic, Protocol, TypeVar
 
 from engine.compile.ir import Program, Step, ref_truth
-from engine.decide import branch
-from engine.logic import Truth
+from engine.language.decide import branch
+from engine.language.logic import Truth
 
 E = TypeVar("E")
 TRUTHS: tuple[Truth, Truth, Truth] = (False, True, None)   # the code of a truth is its index here
@@ -42,7 +42,7 @@ class Algebra(Protocol[E]):
 
 
 def branch_of(prog: Program, in_scope: Truth, met: Truth) -> int:
-    """decide()'s outcome rules, as the branch number of engine.decide.BRANCHES."""
+    """decide()'s outcome rules, as the branch number of engine.language.decide.BRANCHES."""
     return branch(prog.commissioning, in_scope, met)
 
 

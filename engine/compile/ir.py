@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.decide import BRANCHES, conclusion
-from engine.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
-from engine.resolve import ResolvedVersion
+from engine.language.decide import BRANCHES, conclusion
+from engine.language.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
+from engine.language.resolve import ResolvedVersion
 
 @dataclass(frozen=True)
 class Step:
@@ -62,7 +62,7 @@ class Program:
         return [i for i, s in enumerate(self.steps) if s.cid is not None]
 
     def branch_table(self) -> list[tuple[str, str, str]]:
-        """(outcome, route, reason) for each branch number of engine.decide.BRANCHES."""
+        """(outcome, route, reason) for each branch number of engine.language.decide.BRANCHES."""
         return [conclusion(b, self.rv.route_when_eligible) for b in range(len(BRANCHES))]
 
 
@@ -74,8 +74,8 @@ def ref_truth() -> dict[str, Any]:
     reference evaluator itself (so the compiled backends follow it if the rule changes)."""
     from types import SimpleNamespace
 
-    from engine.evaluate import evaluate
-    from engine.model.criteria import PolicyRef
+    from engine.language.evaluate import evaluate
+    from engine.language.model.criteria import PolicyRef
 
     node = PolicyRef(policy="any")
     return {o: evaluate(node, {}, lambda _, o=o: SimpleNamespace(outcome=o, missing=())).truth for o in OUTCOMES}

@@ -11,7 +11,7 @@ import polars as pl
 
 from engine.compile.columns import Lowered, lower
 from engine.compile.ir import program
-from engine.resolve import ResolvedVersion
+from engine.language.resolve import ResolvedVersion
 
 _OPS = {"=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
 

@@ -9,7 +9,7 @@ Each version becomes two functions, printed once per digest and `exec`-ed:
 - `kleene(p) -> (branch, node_truths, missing, ref_results)`: every node's truth, for
   turning a result into the reference engine's `Decision` (`decision()`).
 
-The reference evaluator (engine/evaluate.py, engine/decide.py) is the oracle; the
+The reference evaluator (engine/language/evaluate.py, engine/language/decide.py) is the oracle; the
 differential tests in tests/test_compile_python.py hold the two together.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ import datetime as dt
 from typing import Any, Callable, Mapping
 
 from engine.compile.ir import Program, Step, program, ref_truth
-from engine.decision import Decision
-from engine.resolve import ResolvedVersion
+from engine.language.decision import Decision
+from engine.language.resolve import ResolvedVersion
 
 
 def _lit(v: Any) -> str:
@@ -214,8 +214,8 @@ class CompiledPython:
     # -- the drop-in ----------------------------------------------------------------------
     def decision(self, patient: Mapping[str, Any], on: dt.date | None = None) -> Decision:
         """The same Decision the reference decide() returns, built from the compiled truths."""
-        from engine.decide import _flatten, stamp
-        from engine.evaluate import Result
+        from engine.language.decide import _flatten, stamp
+        from engine.language.evaluate import Result
 
         prog = self.program
         b, truths, missing, refres = self.kleene(patient)
@@ -250,5 +250,5 @@ def compiled(rv: ResolvedVersion) -> CompiledPython:
 
 
 def decide_compiled(rv: ResolvedVersion, patient: Mapping[str, Any], on: dt.date | None = None) -> Decision:
-    """Drop-in for engine.decide.decide, through the compiled code."""
+    """Drop-in for engine.language.decide.decide, through the compiled code."""
     return compiled(rv).decision(patient, on)

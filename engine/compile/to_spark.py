@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from engine.compile.columns import Lowered, lower
 from engine.compile.ir import program
-from engine.resolve import ResolvedVersion
+from engine.language.resolve import ResolvedVersion
 
 _OPS = {"=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.compile.columns import Lowered, lower
 from engine.compile.ir import program
-from engine.resolve import ResolvedVersion
+from engine.language.resolve import ResolvedVersion
 
 _OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 

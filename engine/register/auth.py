@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import InputError
+from engine.language.errors import InputError
 
 ROLES = ("prescriber", "ifr_officer", "panel", "admin")
 READ = frozenset(ROLES)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import InputError
+from engine.language.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine

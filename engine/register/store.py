@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from engine.errors import InputError
+from engine.language.errors import InputError
 from engine.register import workflow
 from engine.register.chain import GENESIS, entry_hash, now, row_hash
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from engine.suite import Suite
+    from engine.language.suite import Suite
 
 log = logging.getLogger("cpe.register")  # refs, actions and outcomes only: never facts or identifiers
 
@@ -60,7 +60,7 @@ class Register:
     @property
     def suite(self) -> "Suite":
         if self._suite is None:
-            from engine.suite import Suite
+            from engine.language.suite import Suite
 
             self._suite = Suite()
         return self._suite
@@ -127,8 +127,8 @@ class Register:
         """Record a request and the engine's decision on it: {"ref", "decision", "signals"}."""
         from sqlalchemy import func, select
 
-        from engine.decide import decide
-        from engine.patient import validate_patient
+        from engine.language.decide import decide
+        from engine.language.patient import validate_patient
         from engine.register.models import Case, CaseEvent, Evaluation
 
         suite = self.suite

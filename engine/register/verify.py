@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import InputError
+from engine.language.errors import InputError
 from engine.register.chain import GENESIS, canonical_json, entry_hash, row_hash
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def _row_name(table: str, r: Any, pk: str) -> str:
 
 
 def _recheck(reg: "Register", ev: Any, case: Any) -> str | None:
-    from engine.decide import decide
+    from engine.language.decide import decide
 
     try:
         rv = reg.suite.resolved(ev.policy_id, ev.version)

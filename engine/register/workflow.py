@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from engine.errors import InputError
+from engine.language.errors import InputError
 
 CHART = "cpe_ifr_workflow_v1"
 STATES = ("submitted", "screening", "panel", "decided", "review", "closed")

@@ -7,10 +7,10 @@ from typing import Any, Mapping, Optional
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from engine.errors import InputError
+from engine.language.errors import InputError
 from engine.service import schemas
 from engine.service.errors import read_json
-from engine.suite import Suite
+from engine.language.suite import Suite
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -31,19 +31,19 @@ def policies_json(s: Suite) -> list[dict[str, Any]]:
 
 
 def parse_day(on: Optional[str]) -> dt.date | None:
-    from engine.versions import parse_date
+    from engine.language.versions import parse_date
 
     return parse_date(on, "on") if on is not None else None
 
 
 def evaluate_json(s: Suite, policy_id: str, body: Any, version: str | None, on: dt.date | None) -> dict[str, Any]:
-    """As `cpe evaluate --format json`; a FHIR Bundle body is mapped first (engine.fhir)."""
-    from engine.decide import decide
-    from engine.patient import validate_patient
+    """As `cpe evaluate --format json`; a FHIR Bundle body is mapped first (engine.fhir.facts)."""
+    from engine.language.decide import decide
+    from engine.language.patient import validate_patient
 
     rv = s.select(policy_id, version=version, on=on)
     if isinstance(body, Mapping) and body.get("resourceType") == "Bundle":
-        from engine.fhir import from_bundle
+        from engine.fhir.facts import from_bundle
 
         mapped = from_bundle(body, on)
         facts = validate_patient(mapped.facts, s.attributes, "FHIR Bundle")

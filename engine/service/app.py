@@ -9,9 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from engine.errors import InputError
+from engine.language.errors import InputError
 from engine.service import errors, schemas
-from engine.suite import Suite
+from engine.language.suite import Suite
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,7 +44,7 @@ def create_app(policies: Path | None = None) -> FastAPI:
 def _include_register(app: FastAPI) -> None:
     """The IFR case register's API, when that part of the engine is present."""
     try:
-        from engine.register.api import router  # type: ignore[import-not-found]
+        from engine.service.register_api import router  # type: ignore[import-not-found]
     except ImportError:
         return
     app.include_router(router)

@@ -13,8 +13,8 @@ import datetime as dt
 import uuid
 from typing import Any, Mapping
 
-from engine.rag import Match
-from engine.suite import Suite
+from engine.formulary.lookup import Match
+from engine.language.suite import Suite
 
 FACTS_EXTENSION = "cpe.patient-facts"
 OVERRIDES = {
@@ -29,9 +29,9 @@ OVERRIDES = {
 def patient_facts(prefetch: Mapping[str, Any], extension: Any, suite: Suite, on: dt.date
                   ) -> tuple[dict[str, Any], list[str]]:
     """Facts from prefetched resources and the facts extension; a fact that fails its check is dropped."""
-    from engine.errors import InputError
-    from engine.fhir import from_resources, resources_in
-    from engine.patient import validate_patient
+    from engine.language.errors import InputError
+    from engine.fhir.facts import from_resources, resources_in
+    from engine.language.patient import validate_patient
 
     raw: dict[str, Any] = {}
     notes: list[str] = []
@@ -52,7 +52,7 @@ def patient_facts(prefetch: Mapping[str, Any], extension: Any, suite: Suite, on:
 
 def conditions(prefetch: Mapping[str, Any]) -> list[str]:
     """Texts of the patient's prefetched conditions (a fallback indication)."""
-    from engine.fhir import resources_in
+    from engine.fhir.facts import resources_in
     from engine.service.orders import concept_texts
 
     out: list[str] = []
@@ -93,7 +93,7 @@ def matches_for(order: Mapping[str, Any], patient_conditions: list[str]) -> tupl
 def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Suite, base_url: str,
               on: dt.date, extension: Any = None) -> list[dict[str, Any]]:
     """Cards for every MedicationRequest in context.draftOrders; [] means no guidance."""
-    from engine.rag import patient_check
+    from engine.formulary.lookup import patient_check
     from engine.service.orders import draft_medications
 
     facts, _ = patient_facts(prefetch, extension, suite, on)

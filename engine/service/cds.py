@@ -3,7 +3,7 @@
 Each MedicationRequest in `context.draftOrders` is looked up in the formulary (medicine from
 `medicationCodeableConcept` text or coding display, indication from `reasonCode`) and turned
 into cards by engine.service.cards. Prefetched Patient, Condition and Observation resources
-become patient facts (engine.fhir), so a patient-dependent restriction is judged for this patient.
+become patient facts (engine.fhir.facts), so a patient-dependent restriction is judged for this patient.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.errors import InputError
+from engine.language.errors import InputError
 from engine.service import schemas
 from engine.service.errors import error_body, read_json
 

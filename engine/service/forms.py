@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from engine.errors import InputError
-from engine.model.attributes import Attribute, AttributeDictionary
-from engine.model.criteria import Compare, Node, PolicyRef, walk
-from engine.resolve import ResolvedVersion
+from engine.language.errors import InputError
+from engine.language.model.attributes import Attribute, AttributeDictionary
+from engine.language.model.criteria import Compare, Node, PolicyRef, walk
+from engine.language.resolve import ResolvedVersion
 
 UNKNOWN = ""  # the form value of "not known"
 
@@ -110,7 +110,7 @@ def groups(rv: ResolvedVersion, attrs: AttributeDictionary, values: Mapping[str,
 def facts_from_form(form: Mapping[str, str], fields: list[Field], attrs: AttributeDictionary
                     ) -> tuple[dict[str, Any], dict[str, str]]:
     """(facts, errors by field): blank is unknown; a bad answer names its field and what is allowed."""
-    from engine.patient import validate_patient
+    from engine.language.patient import validate_patient
 
     facts: dict[str, Any] = {}
     errors: dict[str, str] = {}

@@ -1,11 +1,11 @@
-"""The formulary look-up as the service uses it (engine.rag underneath): the `cpe rag` JSON,
+"""The formulary look-up as the service uses it (engine.formulary.lookup underneath): the `cpe rag` JSON,
 one entry by id, and the looser matching a prescribing system's medication text needs."""
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from engine.rag import Index, Match, answer, normalise
+from engine.formulary.lookup import Index, Match, answer, normalise
 
 _WORD = re.compile(r"[a-z][a-z-]{3,}")
 
@@ -88,8 +88,8 @@ _LOADED: dict[str, Any] = {}
 
 def validated():
     """The validated formulary (criteria trees included), loaded once per change of its files."""
-    from engine.formulary import formulary_dir, load_formulary
-    from engine.rag import cache_key
+    from engine.formulary.entries import formulary_dir, load_formulary
+    from engine.formulary.lookup import cache_key
 
     key = cache_key(formulary_dir())
     if key not in _LOADED:

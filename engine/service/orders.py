@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 def draft_medications(context: Mapping[str, Any]) -> list[dict[str, Any]]:
     """(id, medicine text, indication texts) of each MedicationRequest in context.draftOrders."""
-    from engine.fhir import resources_in
+    from engine.fhir.facts import resources_in
 
     out = []
     for r in resources_in(context.get("draftOrders")):

@@ -15,10 +15,10 @@ import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from engine.errors import InputError
-from engine.explain import COMMISSIONING_WORDS, OUTCOME_WORDS, ROUTE_WORDS, value_text
+from engine.language.errors import InputError
+from engine.language.explain import COMMISSIONING_WORDS, OUTCOME_WORDS, ROUTE_WORDS, value_text
 from engine.service import forms
-from engine.suite import Suite
+from engine.language.suite import Suite
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -110,7 +110,7 @@ async def _answers(request: Request) -> tuple[dict[str, str], str, str]:
 def _decide(request: Request, policy_id: str, values: dict[str, str], version: str, on_text: str
             ) -> tuple[Any, dict[str, str], str | None, Any]:
     """(decision or None, field errors, date error, resolved version) for the form's answers."""
-    from engine.decide import decide
+    from engine.language.decide import decide
 
     s = _suite(request)
     on_error = None
@@ -143,15 +143,15 @@ async def eligibility_decision(request: Request, policy_id: str) -> HTMLResponse
 
 @router.post("/eligibility/{policy_id}/letter")
 async def eligibility_letter(request: Request, policy_id: str) -> Response:
-    """The decision letter (engine.render) for the same answers."""
+    """The decision letter (engine.reports.render) for the same answers."""
     if policy_id not in _suite(request).ids() or not _has_render():
         return _not_found("There is no decision letter for this request.", "eligibility")
     values, version, on_text = await _answers(request)
     d, errors, on_error, _ = _decide(request, policy_id, values, version, on_text)
     if d is None:
         return await eligibility_decision(request, policy_id)
-    from engine.render import render_decision
-    from engine.route import plan
+    from engine.reports.render import render_decision
+    from engine.ifr.routing import plan
 
     html = render_decision(d, plan(d, _suite(request).attributes), "html")
     return HTMLResponse(html.decode("utf-8"))
@@ -159,8 +159,8 @@ async def eligibility_letter(request: Request, policy_id: str) -> Response:
 
 def _has_render() -> bool:
     try:
-        import engine.render  # noqa: F401
-        import engine.route  # noqa: F401
+        import engine.reports.render  # noqa: F401
+        import engine.ifr.routing  # noqa: F401
     except ImportError:
         return False
     return True
@@ -185,7 +185,7 @@ def policy_document(request: Request, policy_id: str, version: str) -> Response:
         return _not_found(f"There is no policy called {policy_id!r}.", "policies")
     if version not in [v.version for v in s.policy(policy_id).versions]:
         return _not_found(f"Policy {policy_id!r} has no version {version!r}.", "policies")
-    from engine.render import render_policy
+    from engine.reports.render import render_policy
 
     return HTMLResponse(render_policy(s.resolved(policy_id, version), "html").decode("utf-8"))
 
@@ -265,7 +265,7 @@ def _entry_rows(m: Any) -> list[tuple[str, Any]]:
 @router.post("/medicines/{entry_id}", response_class=HTMLResponse)
 async def medicine_check(request: Request, entry_id: str) -> HTMLResponse:
     """Does this patient meet the entry's restriction? The same decide() as `cpe rag --patient`."""
-    from engine.formulary import decide_entry
+    from engine.formulary.entries import decide_entry
     from engine.service.medicines import entry, restriction
 
     m, found = entry(entry_id), restriction(entry_id)

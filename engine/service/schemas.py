@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.model.attributes import AttributeDictionary
+from engine.language.model.attributes import AttributeDictionary
 
 
 class _Open(BaseModel):

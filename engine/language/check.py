@@ -1,0 +1,90 @@
+"""Static checks of a resolved version against the attribute dictionary.
+
+These are errors (the policy cannot be evaluated as written): unknown attribute names,
+values of the wrong type or not in an enum, duplicate criterion ids, criteria without
+provenance. Softer findings (thresholds outside a range, dead criteria) live in lint.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine.language.errors import Location, Problem, did_you_mean
+from engine.language.model.attributes import Attribute, AttributeDictionary
+from engine.language.model.criteria import Compare, Node, walk
+
+
+def value_fits(attr: Attribute, value: Any) -> str | None:
+    """Why `value` cannot be a value of `attr` (type only), or None when it can."""
+    t = attr.type
+    if t == "boolean":
+        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+    if t == "integer":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not value.is_integer()):
+            return f"expected an integer, got {value!r}"
+        return None
+    if t == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected a number, got {value!r}"
+        if not math.isfinite(value):
+            return f"expected a finite number, got {value!r}"
+        return None
+    if t == "enum":
+        if value not in (attr.values or ()):
+            return f"expected {attr.range_text()}, got {value!r}"
+        return None
+    return None if isinstance(value, str) else f"expected text, got {value!r}"
+
+
+def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str,
+                  lines: dict[int, tuple[int, dict]], where: str) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+
+    def at(n: Node, *keys: str) -> Location:
+        line, key_lines = lines.get(id(n), (None, {}))
+        for k in keys:
+            if k in key_lines:
+                return Location(file, key_lines[k])
+        return Location(file, line)
+
+    def visit(n: Node, provenance: str | None, citation: str | None) -> None:
+        provenance = n.provenance or provenance
+        citation = n.citation or citation
+        if n.id is not None:
+            if n.id in seen:
+                problems.append(Problem("duplicate-criterion", f"{where}: criterion id {n.id!r} is used twice",
+                                        at(n)))
+            seen.add(n.id)
+            if provenance is None or citation is None:
+                problems.append(Problem("missing-provenance",
+                                        f"{where}: criterion {n.id!r} needs 'provenance' (seed, public or "
+                                        "comparator) and a 'citation'", at(n)))
+        if isinstance(n, Compare):
+            if n.attr not in attrs:
+                problems.append(Problem("unknown-attribute", f"{where}: attribute {n.attr!r} is not in the "
+                                        "dictionary (policies/attributes.yaml)", at(n, "attr"),
+                                        did_you_mean(n.attr, attrs.names())))
+            else:
+                a = attrs[n.attr]
+                values = ([n.min, n.max] if n.op == "between" else
+                          list(n.value) if isinstance(n.value, tuple) else [n.value])
+                if n.op in ("<", "<=", ">", ">=", "between") and a.type not in ("integer", "number"):
+                    problems.append(Problem("bad-operator", f"{where}: {n.op!r} needs a numeric attribute; "
+                                            f"{n.attr!r} is {a.type}", at(n, "op")))
+                else:
+                    for val in values:
+                        why = value_fits(a, val)
+                        if why:
+                            problems.append(Problem("bad-value", f"{where}: {n.attr}: {why}",
+                                                    at(n, "value", "min", "max")))
+        for c in n.children():
+            visit(c, provenance, citation)
+
+    for top in nodes:
+        if top.id is None:
+            problems.append(Problem("missing-id", f"{where}: every top-level criterion needs an 'id' and 'text'",
+                                    at(top)))
+        visit(top, None, None)
+    return problems

@@ -1,0 +1,55 @@
+"""Patient facts: a mapping of attribute name to value, checked against the dictionary.
+
+Absent or null means unknown. Anything else must be a name in the dictionary, of the
+right type and inside the allowed range; otherwise the input is refused (exit 2) so that
+bad input never produces a decision.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from engine.language.check import value_fits
+from engine.language.errors import InputError, Location, Problem, did_you_mean
+from engine.language.model.attributes import AttributeDictionary
+from engine.language.model.criteria import _fmt
+from engine.language.source import LDict, display_path, load_file
+
+Patient = dict[str, Any]
+
+
+def validate_patient(facts: Mapping[str, Any], attrs: AttributeDictionary, file: str | None = None) -> Patient:
+    """Checked facts with unknowns (None) dropped; InputError naming the attribute otherwise."""
+    if not isinstance(facts, Mapping):
+        raise InputError.of("bad-patient", "a patient must be a mapping of attribute name to value", file,
+                            getattr(facts, "line", None))
+    problems: list[Problem] = []
+    out: Patient = {}
+    for name, value in facts.items():
+        line = facts.key_lines.get(name) if isinstance(facts, LDict) else None
+        where = Location(file, line)
+        if name not in attrs:
+            problems.append(Problem("unknown-attribute", f"attribute {name!r} is not in the dictionary", where,
+                                    did_you_mean(str(name), attrs.names()) or "see policies/attributes.yaml"))
+            continue
+        if value is None:
+            continue
+        a = attrs[name]
+        why = value_fits(a, value)
+        if why is None and a.type in ("integer", "number"):
+            if (a.min is not None and value < a.min) or (a.max is not None and value > a.max):
+                why = f"{_fmt(value)} is outside the allowed range"
+        if why:
+            problems.append(Problem("bad-value", f"{name}: {why}", where, f"allowed: {a.range_text()}"))
+            continue
+        out[name] = int(value) if a.type == "integer" else value
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def read_patient(path: Path, attrs: AttributeDictionary) -> Patient:
+    data = load_file(path)
+    if data is None:
+        data = {}
+    return validate_patient(data, attrs, display_path(path))
