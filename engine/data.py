@@ -3,11 +3,10 @@
 Both are package data (in a wheel they sit inside the `engine` package; in a checkout
 `engine/policies` and `engine/reports/templates` are links to the top-level folders), so they
 are found with `importlib.resources` whether the engine runs from a checkout or an install.
-Imports nothing from the engine: every package may use it.
+Part of the base layer (with engine.errors, engine.settings, engine.extras): every package may use it.
 """
 from __future__ import annotations
 
-import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -19,7 +18,9 @@ def shipped_policies_dir() -> Path:
 
 def policies_dir() -> Path:
     """`$CPE_POLICIES` when set (another commissioner's folder), else the shipped policies."""
-    env = os.environ.get("CPE_POLICIES")
+    from engine.settings import setting
+
+    env = setting("policies")
     return Path(env) if env else shipped_policies_dir()
 
 

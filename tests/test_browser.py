@@ -227,3 +227,18 @@ def test_axe_on_a_restriction_check(page, server):
     page.locator("#check-result").wait_for()
     assert page.locator("#check-result").get_attribute("data-restriction") == "unknown"
     assert serious(page) == []
+
+
+# -- offline ---------------------------------------------------------------------------------
+def test_the_pages_and_api_docs_ask_nothing_of_the_internet(page, server):
+    """Every request a page makes goes to the service itself; /docs renders from vendored files."""
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(server) else None)
+    for path in ("/", "/medicines", "/eligibility", "/policies"):
+        page.goto(f"{server}{path}")
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{server}/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "Commissioning policy engine" in page.locator(".swagger-ui .info .title").inner_text()
+    page.locator(".opblock-summary-path", has_text="/api/policies").first.wait_for()
+    assert outside == []

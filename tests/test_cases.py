@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.analysis.examples import CaseRun, load_cases, run_case
-from engine.language.errors import InputError, Location
+from engine.errors import InputError, Location
 from engine.language.source import LDict, display_path
 from engine.language.suite import Suite
 

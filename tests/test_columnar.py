@@ -13,7 +13,7 @@ from engine.cohort.files import read_cohort
 from engine.cohort.run import criterion_ids, evaluate_cohort
 from engine.compile.ir import program
 from engine.language.decide import decide
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.suite import Suite
 
 from cohort_strategies import patients, thresholds

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.fhir.facts import from_bundle, from_resources, load_bundle
 
 FHIR = Path(__file__).resolve().parent / "fixtures" / "fhir"  # Synthea bundles, unchanged copies

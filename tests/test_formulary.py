@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.formulary.entries import formulary_dir, load_formulary
 from engine.formulary.lookup import Index, cache_key, deletions, lookup, normalise, osa_distance
 from tests.conftest import FIXTURES, ROOT

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.formulary.entries import load_formulary, load_vocabulary, policies_root
 from engine.formulary.csvfile import COLUMNS, entries_yaml, read_csv, to_csv
 from engine.language.load import load_attributes

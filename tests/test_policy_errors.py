@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.suite import Suite
 from tests.conftest import ROOT
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.register import workflow
 from engine.register.verify import verify
 from tests.register_db import db_url, register  # noqa: F401

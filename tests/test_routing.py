@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.language.decide import decide
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.ifr.routing import load_routing, plan
 from engine.ifr.screening import load_screening, screen
 
@@ -219,7 +219,7 @@ def test_cpe_route_text_and_bad_input(tmp_path):
 
 def test_routing_code_names_no_policy(suite):
     """Routing and screening are data: no policy id appears in their code."""
-    for name in ("route.py", "screening.py", "render.py"):
+    for name in ("ifr/routing.py", "ifr/screening.py", "reports/render.py"):
         code = (ROOT / "engine" / name).read_text()
         for pid in suite.ids():
             assert pid not in code, (name, pid)

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from engine.language.decide import decide
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.suite import Suite
 from tests.conftest import ROOT
 

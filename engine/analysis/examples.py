@@ -6,22 +6,23 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.language.decision import Decision
-from engine.language.errors import InputError, Location, Problem
+from engine.errors import InputError, Location, Problem
 from engine.language.load import validate
 from engine.language.source import LDict, display_path, load_file
+from engine.language.vocabulary import CriterionStatus, Outcome, Route
 
 
 class Expect(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    outcome: Literal["eligible", "not_eligible", "insufficient_information", "out_of_scope"]
-    route: Literal["routine", "prior_approval", "ifr", "more_information", "other_commissioner"] | None = None
-    criteria: dict[str, Literal["met", "unmet", "unknown"]] = Field(default_factory=dict)
+    outcome: Outcome
+    route: Route | None = None
+    criteria: dict[str, CriterionStatus] = Field(default_factory=dict)
     missing: tuple[str, ...] | None = None
     version: str | None = None  # the version the referral date should pick
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.language.errors import InputError, Location
+from engine.errors import InputError, Location
 from engine.language.evaluate import evaluate
 from engine.language.model.criteria import Compare, Node, walk
 from engine.language.model.policy import Policy
@@ -75,7 +75,7 @@ def unknown_attributes(ctx: Ctx) -> list[Finding]:
     for label, top in written_nodes(ctx.policy):
         for n in walk(top):
             if isinstance(n, Compare) and n.attr not in attrs:
-                from engine.language.errors import did_you_mean
+                from engine.errors import did_you_mean
 
                 hint = did_you_mean(n.attr, attrs.names())
                 out.append(Finding("error", "unknown-attribute",
@@ -158,12 +158,12 @@ def overlapping_versions(ctx: Ctx) -> list[Finding]:
 def _truths(nodes: list[Node], rv: ResolvedVersion, attrs: Any) -> list[tuple[Any, ...]] | None:
     """Each node's truth over every cell of the partition of the attributes they read (None: too big)."""
     from engine.language.decide import decide
-    from engine.analysis.diff import attributes_of, compares_of
     from engine.analysis.partition import partition
+    from engine.language.reads import attributes_read, compares_read
 
-    names = sorted(set().union(*(attributes_of(n, rv.refs) for n in nodes)))
+    names = sorted(attributes_read(nodes, rv.refs))
     by_attr: dict[str, list[Compare]] = {a: [] for a in names}
-    for c in compares_of(nodes, rv.refs):
+    for c in compares_read(nodes, rv.refs):
         by_attr.setdefault(c.attr, []).append(c)
     parts = [partition(a, attrs[a], by_attr[a]) for a in names if a in attrs]
     if len(parts) != len(names) or math.prod(len(p.cells) for p in parts) > MAX_CELLS:
@@ -206,20 +206,18 @@ def never_met(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
 
 
 def _names(n: Node, rv: ResolvedVersion) -> set[str]:
-    from engine.analysis.diff import attributes_of
+    from engine.language.reads import attributes_read
 
-    return attributes_of(n, rv.refs)
+    return set(attributes_read([n], rv.refs))
 
 
 def contradictory_criteria(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
     """Criteria each satisfiable alone that no patient can meet together (e.g. age ≥ 40 and age < 23)."""
-    from engine.analysis.diff import attributes_of
-
     nodes = list(rv.criteria)
     groups: list[list[Node]] = []
     for n in nodes:
-        a = attributes_of(n, rv.refs)
-        joined = [g for g in groups if any(attributes_of(m, rv.refs) & a for m in g)]
+        a = _names(n, rv)
+        joined = [g for g in groups if any(_names(m, rv) & a for m in g)]
         groups = [g for g in groups if g not in joined] + [[n] + [m for g in joined for m in g]]
     out = []
     for g in groups:

@@ -29,11 +29,28 @@ def _stdout_is_a_pipe() -> bool:
         return False
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Only the report commands: elsewhere bad input leaves stdout empty (never a decision)."""
+    if not {"lint", "test"} & set(args[:3]):
+        return False
+    return any(a in ("--format=json", "-fjson") or (a in ("--format", "-f") and args[i + 1:i + 2] == ["json"])
+               for i, a in enumerate(args))
+
+
+def _debug() -> bool:
+    from engine.settings import setting
+
+    try:
+        return bool(setting("debug"))
+    except Exception:  # a CPE_DEBUG that is not a yes/no: the user asked for something, show it
+        return True
+
+
 def main() -> None:
     """Run `cpe`: usage errors and bad input exit 2 with one line; engine faults exit 1."""
     import signal
 
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     if _stdout_is_a_pipe() and hasattr(signal, "SIGPIPE") and sys.argv[1:2] != ["serve"]:
         # `cpe … | head`: end quietly when the reader stops, as cat does. Only for a command whose
@@ -46,12 +63,22 @@ def main() -> None:
     try:
         app()  # standalone: typer reports usage errors itself, with exit status 2
     except InputError as exc:
+        if _wants_json(sys.argv[1:]):  # `cpe lint/test --format json`: the error as JSON too
+            from engine.cli.common import print_json
+
+            print_json(exc.to_json())
         print(f"cpe: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # the engine's own fault
-        if os.environ.get("CPE_DEBUG"):
+    except Exception as exc:  # the engine's own fault, unless an optional part is not installed
+        from engine.extras import missing_extra
+
+        message = missing_extra(exc) if isinstance(exc, ImportError) else None
+        if message:
+            print(f"cpe: {message}", file=sys.stderr)
+            sys.exit(2)
+        if _debug():
             raise
         print(f"cpe: internal error: {type(exc).__name__}: {exc} (set CPE_DEBUG=1 for a traceback)",
               file=sys.stderr)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from engine.cli.common import PoliciesOpt, app, print_json, print_lines, suite
+from engine.cli.common import Format, FormatOpt, PoliciesOpt, app, print_json, print_lines, suite
 
 
 class DiffFormat(str, enum.Enum):
@@ -46,7 +46,7 @@ def diff_cmd(
     edit kept outside policies/ (each side defaults to the last version in its file).
     """
     from engine.analysis.diff import diff
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     if _is_file(target):
         if new is None:
@@ -107,7 +107,7 @@ def _emit_text(text: str, out: Optional[Path]) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     try:
         out.write_text(text, encoding="utf-8")
@@ -118,6 +118,7 @@ def _emit_text(text: str, out: Optional[Path]) -> None:
 @app.command("test")
 def test_cmd(
     policy_id: Optional[str] = typer.Argument(None, help="one policy id (default: every policy)"),
+    fmt: Format = FormatOpt,
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Run every policy's example cases (policies/<id>/cases.yaml) and report criteria coverage.
@@ -126,53 +127,64 @@ def test_cmd(
     """
     from engine.analysis.examples import run_policy_cases
     from engine.analysis.coverage import coverage
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     s = suite(policies)
     ids = [policy_id] if policy_id else s.ids()
     if policy_id:
         s.policy(policy_id)  # unknown id: exit 2 with a hint
-    passed = failed = 0
-    lines: list[tuple[str, str]] = []
-    cover: list[tuple[str, list]] = []
+    report: list[dict[str, Any]] = []
     for pid in ids:
         try:
             runs = run_policy_cases(s, pid)
             versions = [v.version for v in s.policy(pid).versions]
         except InputError as exc:
-            failed += 1
-            lines.append(("red", f"FAIL {pid}: cannot run its cases: {exc}"))
+            report.append({"id": pid, "error": exc.to_json()["error"], "cases": [], "coverage": []})
             continue
-        for r in runs:
-            if r.passed:
-                passed += 1
-            else:
-                failed += 1
-                lines.append(("red", f"FAIL {r.location}: {pid}: {r.case.name}: {'; '.join(r.failures)}"))
-        ok = sum(r.passed for r in runs)
-        lines.append(("green" if ok == len(runs) and runs else "yellow" if not runs else "red",
-                      f"{pid}: {ok} of {len(runs)} example cases pass" if runs else f"{pid}: no example cases"))
-        cover.append((pid, coverage(pid, runs, versions)))
-    lines += [("", ""), ("bold", "Coverage: criteria the examples never saw both met and unmet")]
-    for pid, vcs in cover:
-        for vc in vcs:
-            if vc.cases == 0:
-                lines.append(("yellow", f"  {pid} {vc.version}: no example cases"))
-                continue
-            gaps = vc.gaps
-            head = f"  {pid} {vc.version}: {vc.covered} of {len(vc.seen)} criteria seen both met and unmet"
-            lines.append(("" if not gaps else "yellow", head))
-            for cid, never in gaps.items():
-                lines.append(("dim", f"      {cid}: never {' or '.join(never)}"))
-    lines += [("", ""), ("bold" if not failed else "red bold", f"{passed} passed, {failed} failed")]
-    print_lines(lines)
+        report.append({"id": pid, "cases": [{"name": r.case.name, "location": str(r.location), "passed": r.passed,
+                                             "failures": list(r.failures)} for r in runs],
+                       "coverage": [{"version": vc.version, "cases": vc.cases, "covered": vc.covered,
+                                     "criteria": len(vc.seen), "gaps": {k: list(v) for k, v in vc.gaps.items()}}
+                                    for vc in coverage(pid, runs, versions)]})
+    passed = sum(c["passed"] for p in report for c in p["cases"])
+    failed = sum(not c["passed"] for p in report for c in p["cases"]) + sum("error" in p for p in report)
+    if fmt == Format.json:
+        print_json({"passed": passed, "failed": failed, "policies": report})
+    else:
+        print_lines(_test_lines(report, passed, failed))
     if failed:
         raise typer.Exit(2)
+
+
+def _test_lines(report: list[dict[str, Any]], passed: int, failed: int) -> list[tuple[str, str]]:
+    lines: list[tuple[str, str]] = []
+    for p in report:
+        pid, cases = p["id"], p["cases"]
+        if "error" in p:
+            lines.append(("red", f"FAIL {pid}: cannot run its cases: {p['error']['detail']}"))
+            continue
+        lines += [("red", f"FAIL {c['location']}: {pid}: {c['name']}: {'; '.join(c['failures'])}")
+                  for c in cases if not c["passed"]]
+        ok = sum(c["passed"] for c in cases)
+        lines.append(("green" if ok == len(cases) and cases else "yellow" if not cases else "red",
+                      f"{pid}: {ok} of {len(cases)} example cases pass" if cases else f"{pid}: no example cases"))
+    lines += [("", ""), ("bold", "Coverage: criteria the examples never saw both met and unmet")]
+    for p in report:
+        for vc in p["coverage"]:
+            if vc["cases"] == 0:
+                lines.append(("yellow", f"  {p['id']} {vc['version']}: no example cases"))
+                continue
+            head = f"  {p['id']} {vc['version']}: {vc['covered']} of {vc['criteria']} criteria seen both met and unmet"
+            lines.append(("" if not vc["gaps"] else "yellow", head))
+            lines += [("dim", f"      {cid}: never {' or '.join(never)}") for cid, never in vc["gaps"].items()]
+    lines += [("", ""), ("bold" if not failed else "red bold", f"{passed} passed, {failed} failed")]
+    return lines
 
 
 @app.command("lint")
 def lint_cmd(
     files: Optional[list[Path]] = typer.Argument(None, help="policy files (default: every policy in policies/)"),
+    fmt: Format = FormatOpt,
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Check policies: contradictions, dead criteria, unknown attributes, out-of-range thresholds, overlaps.
@@ -187,6 +199,13 @@ def lint_cmd(
     findings = lint(s, files or None)
     errors = sum(f.level == "error" for f in findings)
     warnings = len(findings) - errors
+    if fmt == Format.json:
+        print_json({"errors": errors, "warnings": warnings,
+                    "findings": [{"level": f.level, "code": f.code, "message": f.message,
+                                  "file": f.location.file, "line": f.location.line} for f in findings]})
+        if errors:
+            raise typer.Exit(2)
+        return
     lines = [("red" if f.level == "error" else "yellow", str(f)) for f in findings]
     lines.append(("bold" if not errors else "red bold",
                   f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"))

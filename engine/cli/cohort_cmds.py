@@ -44,7 +44,7 @@ def cohort_evaluate_cmd(
     """Evaluate every patient of a cohort: counts per outcome and per criterion status."""
     from engine.cohort.files import read_cohort
     from engine.cohort.run import evaluate_cohort
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     if version and on:
         raise InputError.of("bad-option", "give --version or --on, not both")
@@ -85,7 +85,7 @@ def _need_spark() -> None:
     import importlib.util
     import shutil
 
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     if importlib.util.find_spec("pyspark") is None:
         raise InputError.of("bad-option", "--engine spark needs PySpark: pip install 'cpe[spark]'")

@@ -10,9 +10,44 @@ from typing import Any, Optional
 
 import typer
 
-app = typer.Typer(name="cpe", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(name="cpe", no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   help="Commissioning policy engine: NHS commissioning policies and formularies as rules.\n\n"
                        "Exit status: 0 done (whatever the outcome), 2 bad input, 1 engine fault.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from engine import __version__
+
+        typer.echo(f"cpe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="print the version and exit"),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="more log lines on stderr (-vv: debug)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="errors only on stderr"),
+) -> None:
+    """Options every command shares."""
+    configure_logging(verbose, quiet)
+
+
+def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
+    """Logging set up once, for the whole process: one handler on stderr, `$CPE_LOG_LEVEL` by default."""
+    import logging
+
+    from engine.settings import setting
+
+    if quiet:
+        level = logging.ERROR
+    elif verbose:
+        level = logging.DEBUG if verbose > 1 else logging.INFO
+    else:
+        level = getattr(logging, str(setting("log_level")).upper())
+    logging.basicConfig(level=level, format="cpe: %(levelname)s %(name)s: %(message)s", force=True)
+    logging.captureWarnings(True)  # a Python warning is logged once, through the same handler
 
 
 class Format(str, enum.Enum):

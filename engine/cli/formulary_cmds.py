@@ -71,7 +71,7 @@ def check_cmd(formulary: Optional[str] = FormularyOpt, fmt: Format = FormatOpt) 
 @formulary_app.command("import")
 def import_cmd(
     csv_file: Path = typer.Argument(..., help="CSV in the layout of docs/formulary.md"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write entries YAML here (default: stdout)"),
+    out: Optional[Path] = typer.Option(None, "--output", "-o", help="write entries YAML here (default: stdout)"),
     formulary: Optional[str] = FormularyOpt,
 ) -> None:
     """Read a netFormulary-style CSV into validated entries YAML; every bad row is named by its line."""
@@ -86,7 +86,7 @@ def import_cmd(
 
 @formulary_app.command("export")
 def export_cmd(
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the CSV here (default: stdout)"),
+    out: Optional[Path] = typer.Option(None, "--output", "-o", help="write the CSV here (default: stdout)"),
     formulary: Optional[str] = FormularyOpt,
 ) -> None:
     """Write the formulary's entries as CSV in the import layout (import(export(x)) == x)."""
@@ -102,7 +102,7 @@ def _write(text: str, out: Optional[Path]) -> None:
     if out is None or str(out) == "-":
         sys.stdout.write(text)
         return
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     try:
         out.write_text(text, encoding="utf-8", newline="")

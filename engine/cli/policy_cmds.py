@@ -48,7 +48,7 @@ def evaluate_cmd(
 ) -> None:
     """Decide one patient under one policy version: outcome, route, each criterion, what is missing."""
     from engine.language.decide import decide
-    from engine.language.errors import InputError
+    from engine.errors import InputError
     from engine.language.patient import read_patient
 
     if (patient is None) == (fhir is None):
@@ -100,3 +100,16 @@ def explain_cmd(
     from engine.language.explain import policy_text
 
     print_lines(policy_text(rv))
+
+
+@app.command("config")
+def config_cmd(fmt: Format = FormatOpt) -> None:
+    """The effective settings: each CPE_* variable, its value (secrets masked) and where it came from."""
+    from engine.settings import effective
+
+    rows = effective()
+    if fmt == Format.json:
+        print_json(rows)
+        return
+    print_lines([("bold" if r["source"] == "environment" else "",
+                  f"{r['variable']:<24} {r['value']!s:<28} ({r['source']}) — {r['help']}") for r in rows])

@@ -25,7 +25,9 @@ def _actor() -> str:
     import getpass
     import os
 
-    return os.environ.get("CPE_ACTOR") or f"cli:{getpass.getuser()}"
+    from engine.settings import setting
+
+    return setting("actor") or f"cli:{getpass.getuser()}"
 
 
 def _register(policies: Optional[Path] = None):
@@ -51,7 +53,7 @@ def case_new(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Record a request and the engine's decision on it; prints the case reference."""
-    from engine.language.errors import InputError
+    from engine.errors import InputError
     from engine.language.patient import read_patient
 
     if patient is None:
@@ -120,7 +122,7 @@ def case_event(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Move a case through the workflow; refused unless the workflow allows it now."""
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     if action == "decide":
         raise InputError.of("bad-option", "record a panel decision with `cpe case decide REF --outcome --reason`")

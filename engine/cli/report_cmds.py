@@ -44,7 +44,7 @@ def _format(fmt: Optional[ReportFormat], out: Optional[str]) -> str:
 
 
 def _write(data: bytes, fmt: str, out: Optional[str]) -> None:
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     if out is None or out == "-":
         if fmt == "pdf" and out is None and sys.stdout.isatty():
@@ -60,7 +60,7 @@ def _write(data: bytes, fmt: str, out: Optional[str]) -> None:
 
 
 def _grounds(grounds: Optional[str], grounds_file: Optional[Path]) -> Optional[str]:
-    from engine.language.errors import InputError
+    from engine.errors import InputError
     from engine.language.source import read_text
 
     if grounds is not None and grounds_file is not None:
@@ -72,7 +72,7 @@ def _decided(policy_id: str, patient: Optional[Path], on: Optional[str], version
              grounds: Optional[str], policies: Optional[Path]) -> tuple[Any, Any, Any]:
     """(decision, route plan, screening or None) for one patient: the shared first half of every command."""
     from engine.language.decide import decide
-    from engine.language.errors import InputError
+    from engine.errors import InputError
     from engine.language.patient import read_patient
     from engine.ifr.routing import load_routing, plan
     from engine.ifr.screening import load_screening, screen
@@ -123,7 +123,7 @@ def report_panel(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """An IFR panel summary for one request: the decision, the screening of its grounds, the test applied."""
-    from engine.language.errors import InputError
+    from engine.errors import InputError
     from engine.reports.render import render_panel
 
     kind = _format(fmt, out)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.language.errors import InputError, did_you_mean
+from engine.errors import InputError, did_you_mean
 from engine.language.model.attributes import Attribute, AttributeDictionary
 from engine.language.source import display_path
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.model.attributes import AttributeDictionary
 
 MISSING_RATE = 0.05       # each value is independently left blank (unknown) this often

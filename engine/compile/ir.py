@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.language.decide import BRANCHES, conclusion
+from engine.language.vocabulary import Outcome
 from engine.language.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
 from engine.language.resolve import ResolvedVersion
 
@@ -62,11 +63,13 @@ class Program:
         return [i for i, s in enumerate(self.steps) if s.cid is not None]
 
     def branch_table(self) -> list[tuple[str, str, str]]:
-        """(outcome, route, reason) for each branch number of engine.language.decide.BRANCHES."""
-        return [conclusion(b, self.rv.route_when_eligible) for b in range(len(BRANCHES))]
+        """(outcome, route, reason) for each branch number of engine.language.decide.BRANCHES, as
+        plain strings: generated code and SQL carry the contract's words, not enum objects."""
+        return [tuple(map(str, conclusion(b, self.rv.route_when_eligible)))  # type: ignore[misc]
+                for b in range(len(BRANCHES))]
 
 
-OUTCOMES = ("eligible", "not_eligible", "insufficient_information", "out_of_scope")
+OUTCOMES = tuple(str(o) for o in Outcome)
 
 
 def ref_truth() -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 
 LOINC = "http://loinc.org"
 BMI_LOINC = "39156-5"

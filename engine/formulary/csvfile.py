@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from engine.language.errors import InputError, Location, Problem
+from engine.errors import InputError, Location, Problem
 
 if TYPE_CHECKING:
     from engine.language.model.attributes import AttributeDictionary

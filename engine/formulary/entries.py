@@ -8,11 +8,10 @@ so the look-up path (engine.formulary.lookup, which reads a compiled cache) stay
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.language.errors import InputError, Location, Problem, did_you_mean
+from engine.errors import InputError, Location, Problem, did_you_mean
 
 if TYPE_CHECKING:
     from engine.language.model.attributes import AttributeDictionary
@@ -31,7 +30,9 @@ def policies_root() -> Path:
 
 def formulary_dir(spec: str | Path | None = None) -> Path:
     """The formulary folder a command should use; InputError naming the choices when there is none."""
-    spec = spec or os.environ.get("CPE_FORMULARY") or "lsc"
+    from engine.settings import setting
+
+    spec = spec or setting("formulary")
     path = Path(spec)
     if (path / VOCABULARY_FILE).is_file():
         return path

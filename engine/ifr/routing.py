@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.language.decision import CriterionResult, Decision
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.load import validate
 from engine.language.model.attributes import AttributeDictionary
 from engine.ifr.routing_model import Commissioner, Exceptionality, RouteRule, RoutingRules

@@ -13,11 +13,15 @@ from typing import Any, Iterable
 
 
 def enabled() -> bool:
-    return os.environ.get("CPE_NO_CACHE", "") in ("", "0")
+    from engine.settings import setting
+
+    return not setting("no_cache")
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("CPE_CACHE_DIR")
+    from engine.settings import setting
+
+    env = setting("cache_dir")
     if env:
         return Path(env)
     import platformdirs

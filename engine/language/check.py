@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.language.errors import Location, Problem, did_you_mean
+from engine.errors import Location, Problem, did_you_mean
 from engine.language.model.attributes import Attribute, AttributeDictionary
 from engine.language.model.criteria import Compare, Node, walk
 

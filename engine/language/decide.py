@@ -16,18 +16,19 @@ from engine.language.evaluate import Result, evaluate, settling_attributes
 from engine.language.logic import STATUS, Truth, k_and
 from engine.language.model.criteria import Compare, PolicyRef
 from engine.language.resolve import ResolvedVersion
+from engine.language.vocabulary import Outcome, Route
 
 
 # The six ways a decision can conclude, in the order they are tested (index = branch number):
 # (outcome, route, reason); route None is the policy's own route when eligible.
-BRANCHES: tuple[tuple[str, str | None, str], ...] = (
-    ("out_of_scope", "other_commissioner", "The request is outside the scope of this policy."),
-    ("not_eligible", "ifr", "This intervention is not routinely commissioned; funding is only possible "
-                            "through an individual funding request showing exceptional clinical circumstances."),
-    ("eligible", "routine", "This intervention is routinely commissioned."),
-    ("eligible", None, "Every criterion is met."),
-    ("not_eligible", "ifr", "At least one criterion is not met."),
-    ("insufficient_information", "more_information",
+BRANCHES: tuple[tuple[Outcome, Route | None, str], ...] = (
+    (Outcome.out_of_scope, Route.other_commissioner, "The request is outside the scope of this policy."),
+    (Outcome.not_eligible, Route.ifr, "This intervention is not routinely commissioned; funding is only possible "
+                                      "through an individual funding request showing exceptional clinical circumstances."),
+    (Outcome.eligible, Route.routine, "This intervention is routinely commissioned."),
+    (Outcome.eligible, None, "Every criterion is met."),
+    (Outcome.not_eligible, Route.ifr, "At least one criterion is not met."),
+    (Outcome.insufficient_information, Route.more_information,
      "Some criteria cannot be decided without more information; none is unmet."),
 )
 
@@ -51,10 +52,10 @@ def branch(commissioning: str, in_scope: Truth, met: Truth) -> int:
     return 4 if met is False else 5
 
 
-def conclusion(b: int, route_when_eligible: str) -> tuple[str, str, str]:
+def conclusion(b: int, route_when_eligible: str) -> tuple[Outcome, Route, str]:
     """(outcome, route, reason) of a branch."""
     outcome, route, reason = BRANCHES[b]
-    return outcome, route or route_when_eligible, reason
+    return outcome, route or Route(route_when_eligible), reason
 
 
 def stamp(rv: ResolvedVersion) -> PolicyStamp:

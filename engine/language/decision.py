@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Outcome = Literal["eligible", "not_eligible", "insufficient_information", "out_of_scope"]
-Route = Literal["routine", "prior_approval", "ifr", "more_information", "other_commissioner"]
+from engine.language.vocabulary import Outcome, Route
 
 
 @dataclass(frozen=True)

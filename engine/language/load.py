@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from engine.language.errors import InputError, Location, Problem
+from engine.errors import InputError, Location, Problem
 from engine.language.model.attributes import Attribute, AttributeDictionary
 from engine.language.model.policy import Policy
 from engine.language.source import LDict, LList, display_path, line_of, load_file

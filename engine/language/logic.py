@@ -7,12 +7,15 @@
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal, Optional
+from typing import Iterable, Optional
+
+from engine.language.vocabulary import CriterionStatus
 
 Truth = Optional[bool]
-Status = Literal["met", "unmet", "unknown"]
+Status = CriterionStatus
 
-STATUS: dict[Truth, Status] = {True: "met", False: "unmet", None: "unknown"}
+STATUS: dict[Truth, CriterionStatus] = {True: CriterionStatus.met, False: CriterionStatus.unmet,
+                                        None: CriterionStatus.unknown}
 
 
 def k_and(values: Iterable[Truth]) -> Truth:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from engine.language.check import value_fits
-from engine.language.errors import InputError, Location, Problem, did_you_mean
+from engine.errors import InputError, Location, Problem, did_you_mean
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import _fmt
 from engine.language.source import LDict, display_path, load_file

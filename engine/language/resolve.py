@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.model.criteria import Node, PolicyRef, walk
 from engine.language.model.policy import Policy, Version
 

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
-from engine.language.errors import InputError, Location, Problem
+from engine.errors import InputError, Location, Problem
 
 
 class LDict(dict):

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from engine.language.check import check_version
-from engine.language.errors import InputError, Problem, did_you_mean
+from engine.errors import InputError, Problem, did_you_mean
 from engine.language.load import NodeLines, load_attributes, load_policy_file, node_lines
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import PolicyRef
@@ -30,7 +30,7 @@ def default_policies_dir() -> Path:
 ENGINE = Path(__file__).resolve().parent
 # The code a snapshot's pickled objects depend on: a change here is a new cache key.
 _SNAPSHOT_CODE = [*sorted((ENGINE / "model").glob("*.py")),
-                  *(ENGINE / n for n in ("resolve.py", "check.py", "load.py", "source.py", "suite.py"))]
+                  *(ENGINE / n for n in ("resolve.py", "check.py", "load.py", "source.py", "suite.py", "vocabulary.py"))]
 
 
 class Suite:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine.language.errors import InputError, did_you_mean
+from engine.errors import InputError, did_you_mean
 from engine.language.model.policy import Policy, Version
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 
 ROLES = ("prescriber", "ifr_officer", "panel", "admin")
 READ = frozenset(ROLES)
@@ -72,15 +71,17 @@ def _entry(name: object, role: object, token: object = None, token_sha256: objec
 
 def load_tokens() -> Tokens:
     entries: list[tuple[str, Principal]] = []
-    for item in filter(None, (x.strip() for x in os.environ.get("CPE_API_TOKENS", "").split(","))):
+    from engine.settings import setting
+
+    for item in filter(None, (x.strip() for x in (setting("api_tokens") or "").split(","))):
         parts = item.split(":", 2)
         if len(parts) != 3:
             raise InputError.of("bad-token-config", "CPE_API_TOKENS entries are role:name:token")
         entries.append(_entry(parts[1], parts[0], token=parts[2], where="CPE_API_TOKENS: "))
-    path = os.environ.get("CPE_API_TOKENS_FILE")
+    path = setting("api_tokens_file")
     if path:
         text = Path(path).read_text(encoding="utf-8")
-        if path.endswith((".yaml", ".yml")):
+        if str(path).endswith((".yaml", ".yml")):
             import yaml
 
             data = yaml.safe_load(text)

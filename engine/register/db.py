@@ -6,11 +6,10 @@ audit row hashes the one before it: two writers must never read the same chain h
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -32,7 +31,9 @@ def default_url() -> str:
 
 
 def database_url(url: str | None = None) -> str:
-    return url or os.environ.get("CPE_DATABASE_URL") or default_url()
+    from engine.settings import setting
+
+    return url or setting("database_url") or default_url()
 
 
 def safe_url(url: str) -> str:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from contextlib import contextmanager
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.register import workflow
 from engine.register.chain import GENESIS, entry_hash, now, row_hash
 
@@ -164,8 +163,9 @@ class Register:
 
         from engine.register.models import AuditEntry, Case
 
-        threshold = int(os.environ.get("CPE_SIGNAL_THRESHOLD", "5"))
-        window = int(os.environ.get("CPE_SIGNAL_WINDOW_DAYS", "365"))
+        from engine.settings import setting
+
+        threshold, window = setting("signal_threshold"), setting("signal_window_days")
         since = case.created_at - dt.timedelta(days=window)
         count = s.scalar(select(func.count()).select_from(Case).where(
             Case.policy_id == case.policy_id, Case.created_at >= since)) or 0

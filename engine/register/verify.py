@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.register.chain import GENESIS, canonical_json, entry_hash, row_hash
 
 if TYPE_CHECKING:

@@ -21,13 +21,12 @@ the review window are computed from recorded timestamps and posted with each eve
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 
 CHART = "cpe_ifr_workflow_v1"
 STATES = ("submitted", "screening", "panel", "decided", "review", "closed")
@@ -37,7 +36,9 @@ DECISION_WORKING_DAYS = 40
 
 def review_window_days() -> int:
     """Calendar days after a decision within which a review may be asked for (a local choice)."""
-    return int(os.environ.get("CPE_REVIEW_WINDOW_DAYS", "28"))
+    from engine.settings import setting
+
+    return int(setting("review_window_days"))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.analysis.diff import DiffResult
-from engine.cohort.diff_counts import CohortMoves
+from engine.analysis.moves import CohortMoves
 from engine.language.explain import COMMISSIONING_WORDS, OUTCOME_WORDS, node_text
 from engine.reports.render import example_text
 from engine.language.resolve import ResolvedVersion

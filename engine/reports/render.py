@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from engine.language.decision import CriterionResult, Decision
 from engine.data import templates_dir
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.explain import COMMISSIONING_WORDS, OUTCOME_WORDS, ROUTE_WORDS, node_text, value_text
 from engine.language.model.criteria import Node, _fmt
 from engine.language.resolve import ResolvedVersion

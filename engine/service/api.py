@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.service import schemas
 from engine.service.errors import read_json
 from engine.language.suite import Suite

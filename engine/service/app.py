@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.service import errors, schemas
 from engine.language.suite import Suite
 
@@ -21,7 +21,8 @@ def create_app(policies: Path | None = None) -> FastAPI:
     from engine.service import api, cds, pages
     from engine.service.feedback import FeedbackStore
 
-    app = FastAPI(title="Commissioning policy engine", version=_version(),
+    # /docs is served from vendored Swagger UI files (static/swagger), never from a CDN; no ReDoc.
+    app = FastAPI(title="Commissioning policy engine", version=_version(), docs_url=None, redoc_url=None,
                   description="NHS commissioning policies and the medicines formulary as rules: "
                               "eligibility decisions, RAG look-up and CDS Hooks for prescribing systems.")
     app.state.suite = Suite(policies)
@@ -37,6 +38,7 @@ def create_app(policies: Path | None = None) -> FastAPI:
     _include_register(app)
     app.include_router(pages.router)
     app.mount("/assets", StaticFiles(directory=HERE / "static"), name="assets")
+    app.add_api_route("/docs", lambda: pages.page("api_docs.html", title=app.title), include_in_schema=False)
     _document_bodies(app)
     return app
 

@@ -29,7 +29,7 @@ OVERRIDES = {
 def patient_facts(prefetch: Mapping[str, Any], extension: Any, suite: Suite, on: dt.date
                   ) -> tuple[dict[str, Any], list[str]]:
     """Facts from prefetched resources and the facts extension; a fact that fails its check is dropped."""
-    from engine.language.errors import InputError
+    from engine.errors import InputError
     from engine.fhir.facts import from_resources, resources_in
     from engine.language.patient import validate_patient
 

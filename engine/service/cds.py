@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.service import schemas
 from engine.service.errors import error_body, read_json
 

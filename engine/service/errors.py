@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from engine.language.errors import InputError, Problem
+from engine.errors import InputError, Problem
 
 
 def problem_json(p: Problem) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.model.attributes import Attribute, AttributeDictionary
-from engine.language.model.criteria import Compare, Node, PolicyRef, walk
+from engine.language.model.criteria import Node
+from engine.language.reads import attributes_read
 from engine.language.resolve import ResolvedVersion
 
 UNKNOWN = ""  # the form value of "not known"
@@ -77,15 +78,7 @@ def _num(x: float) -> str:
 
 
 def _attrs_in(node: Node, rv: ResolvedVersion) -> list[str]:
-    out: list[str] = []
-    for n in walk(node):
-        if isinstance(n, Compare) and n.attr not in out:
-            out.append(n.attr)
-        elif isinstance(n, PolicyRef) and n.policy in rv.refs:
-            ref = rv.refs[n.policy]
-            for top in (*ref.scope_criteria, *ref.criteria):
-                out += [a for a in _attrs_in(top, ref) if a not in out]
-    return out
+    return attributes_read([node], rv.refs)
 
 
 def groups(rv: ResolvedVersion, attrs: AttributeDictionary, values: Mapping[str, str] | None = None,

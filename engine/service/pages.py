@@ -15,7 +15,7 @@ import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.language.explain import COMMISSIONING_WORDS, OUTCOME_WORDS, ROUTE_WORDS, value_text
 from engine.service import forms
 from engine.language.suite import Suite

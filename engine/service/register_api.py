@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from engine.language.errors import InputError
+from engine.errors import InputError
 from engine.register import auth, workflow
 from engine.service.errors import input_error_response
 

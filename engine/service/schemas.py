@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.language.model.attributes import AttributeDictionary
+from engine.language.vocabulary import CriterionStatus, Outcome, Route, VersionStatus
 
 
 class _Open(BaseModel):
@@ -30,7 +31,7 @@ class ErrorBody(BaseModel):
 
 class VersionOut(_Open):
     version: str
-    status: Literal["ratified", "draft"]
+    status: VersionStatus
     effective_from: str | None
     effective_to: str | None
 
@@ -44,7 +45,7 @@ class PolicyOut(_Open):
 class StampOut(_Open):
     id: str
     version: str
-    status: Literal["ratified", "draft"]
+    status: VersionStatus
     digest: str
 
 
@@ -52,13 +53,13 @@ class FactOut(_Open):
     attribute: str
     value: Any = None
     expected: str
-    status: Literal["met", "unmet", "unknown"]
+    status: CriterionStatus
 
 
 class CriterionOut(_Open):
     id: str
     text: str | None = None
-    status: Literal["met", "unmet", "unknown"]
+    status: CriterionStatus
     provenance: str | None = None
     citation: str | None = None
     parent: str | None = None
@@ -77,8 +78,8 @@ class FhirOut(_Open):
 
 class DecisionOut(_Open):
     policy: StampOut
-    outcome: Literal["eligible", "not_eligible", "insufficient_information", "out_of_scope"]
-    route: Literal["routine", "prior_approval", "ifr", "more_information", "other_commissioner"]
+    outcome: Outcome
+    route: Route
     criteria: list[CriterionOut]
     missing: list[str]
     reason: str | None = None

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-Provenance = Literal["seed", "public", "comparator"]
+from engine.language.vocabulary import Provenance
+
 Scalar = Union[bool, int, float, str]
 
 OPS = {"=": "=", "==": "=", "!=": "!=", "≠": "!=", "<": "<", "<=": "<=", "≤": "<=",

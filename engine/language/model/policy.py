@@ -12,10 +12,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.language.model.criteria import Node
+from engine.language.vocabulary import Commissioning, Provenance
+from engine.language.vocabulary import VersionStatus as Status
 
-Commissioning = Literal["routinely_commissioned", "criteria_based", "not_routinely_commissioned"]
-EligibleRoute = Literal["routine", "prior_approval"]
-Status = Literal["ratified", "draft"]
+EligibleRoute = Literal["routine", "prior_approval"]  # the two routes of an eligible decision (vocabulary.Route)
 
 _LABEL = re.compile(r"^(\d{4}-\d{2}-\d{2}|draft-\d{4})$")
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -27,7 +27,7 @@ class Source(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str
-    kind: Literal["seed", "public", "comparator"]
+    kind: Provenance
     title: str
     reference: str | None = None
 

@@ -1,7 +1,8 @@
 """Errors the user can act on, each naming the file, line and what is wrong.
 
 `InputError` (exit 2) is bad input: a policy file, a patient file, an unknown id.
-Anything else escaping the CLI is an engine fault (exit 1).
+Anything else escaping the CLI is an engine fault (exit 1). Part of the base layer: every
+package may use it; it imports nothing from the engine.
 """
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ class Problem:
             text += f" ({self.hint})"
         return f"{where}: {text}" if where else text
 
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.location.file:
+            out["file"] = self.location.file
+        if self.location.line:
+            out["line"] = self.location.line
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
 
 class InputError(Exception):
     """Bad input from outside the engine; the CLI prints it on one line and exits 2."""
@@ -49,6 +60,10 @@ class InputError(Exception):
 
     def __str__(self) -> str:
         return "; ".join(str(p) for p in self.problems)
+
+    def to_json(self) -> dict[str, object]:
+        """`{"error": {"detail", "problems": [...]}}`: what `--format json` prints for bad input."""
+        return {"error": {"detail": str(self), "problems": [p.to_json() for p in self.problems]}}
 
     @classmethod
     def of(cls, code: str, message: str, file: str | None = None, line: int | None = None,
