@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.analysis.examples import CaseRun, load_cases, run_case
+from engine.analysis.examples import ExampleRun, load_cases, run_case
 from engine.errors import InputError, Location
 from engine.language.source import LDict, display_path
 from engine.language.suite import Suite
@@ -60,12 +60,12 @@ def _params():
 
 
 @lru_cache(maxsize=None)
-def run(pid: str, i: int) -> CaseRun:
+def run(pid: str, i: int) -> ExampleRun:
     cases, file, lines = loaded(pid)
     return run_case(suite(), pid, cases[i], Location(file, lines[i]))
 
 
-def runs_of(pid: str) -> list[CaseRun]:
+def runs_of(pid: str) -> list[ExampleRun]:
     cases, _, _ = loaded(pid)
     return [run(pid, i) for i in range(len(cases))]
 

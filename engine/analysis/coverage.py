@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.analysis.examples import CaseRun
+from engine.analysis.examples import ExampleRun
 
 
 @dataclass
@@ -28,7 +28,7 @@ class VersionCoverage:
         return len(self.seen) - len(self.gaps)
 
 
-def coverage(policy_id: str, runs: list[CaseRun], versions: list[str] | None = None) -> list[VersionCoverage]:
+def coverage(policy_id: str, runs: list[ExampleRun], versions: list[str] | None = None) -> list[VersionCoverage]:
     """One entry per version the runs decided under (and per listed version without any case)."""
     out: dict[str, VersionCoverage] = {}
     for r in runs:

@@ -27,7 +27,7 @@ class Expect(BaseModel):
     version: str | None = None  # the version the referral date should pick
 
 
-class Case(BaseModel):
+class ExampleCase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
@@ -37,24 +37,24 @@ class Case(BaseModel):
     expect: Expect
 
     @model_validator(mode="after")
-    def _when(self) -> "Case":
+    def _when(self) -> "ExampleCase":
         if self.version is not None and self.referral_date is not None:
             raise ValueError("give 'version' or 'referral_date', not both")
         return self
 
 
-class CaseFile(BaseModel):
+class ExampleFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cases: tuple[Case, ...] = Field(min_length=1)
+    cases: tuple[ExampleCase, ...] = Field(min_length=1)
 
 
 @dataclass
-class CaseRun:
+class ExampleRun:
     """One case's result: the decision and any mismatch with what was expected."""
 
     policy_id: str
-    case: Case
+    case: ExampleCase
     location: Location
     decision: Decision | None = None
     failures: list[str] = field(default_factory=list)
@@ -64,16 +64,16 @@ class CaseRun:
         return not self.failures
 
 
-def load_cases(path: Path) -> tuple[CaseFile, Any]:
+def load_cases(path: Path) -> tuple[ExampleFile, Any]:
     data = load_file(path)
-    return validate(CaseFile, data, display_path(path)), data
+    return validate(ExampleFile, data, display_path(path)), data
 
 
-def run_case(suite: Any, policy_id: str, case: Case, location: Location) -> CaseRun:
+def run_case(suite: Any, policy_id: str, case: ExampleCase, location: Location) -> ExampleRun:
     from engine.language.decide import decide
     from engine.language.patient import validate_patient
 
-    run = CaseRun(policy_id, case, location)
+    run = ExampleRun(policy_id, case, location)
     try:
         rv = suite.select(policy_id, version=case.version, on=case.referral_date)
         facts = validate_patient(case.patient, suite.attributes, location.file)
@@ -100,7 +100,7 @@ def run_case(suite: Any, policy_id: str, case: Case, location: Location) -> Case
     return run
 
 
-def run_policy_cases(suite: Any, policy_id: str) -> list[CaseRun]:
+def run_policy_cases(suite: Any, policy_id: str) -> list[ExampleRun]:
     """Every case of one policy; a policy without a cases file yields nothing."""
     path = suite.root / policy_id / "cases.yaml"
     if not path.exists():
@@ -114,6 +114,6 @@ def run_policy_cases(suite: Any, policy_id: str) -> list[CaseRun]:
     return runs
 
 
-def problems(runs: list[CaseRun]) -> list[Problem]:
+def problems(runs: list[ExampleRun]) -> list[Problem]:
     return [Problem("case-failed", f"{r.policy_id}: {r.case.name}: {'; '.join(r.failures)}", r.location)
             for r in runs if not r.passed]

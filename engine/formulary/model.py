@@ -55,7 +55,7 @@ class StatusFlags(_Frozen):
     criteria_apply: bool | None = None
 
 
-class Status(_Frozen):
+class RagStatus(_Frozen):
     """One category of the vocabulary: its id in files, its words, its colour and what it allows."""
 
     id: str
@@ -88,7 +88,7 @@ class Vocabulary(_Frozen):
     area: str
     decision_body: str | None = None
     source: SourceRef
-    statuses: tuple[Status, ...] = Field(min_length=1)
+    statuses: tuple[RagStatus, ...] = Field(min_length=1)
 
     @field_validator("id")
     @classmethod
@@ -103,7 +103,7 @@ class Vocabulary(_Frozen):
             raise ValueError(f"duplicate status id(s): {', '.join(dupes)}")
         return self
 
-    def status(self, sid: str) -> Status | None:
+    def status(self, sid: str) -> RagStatus | None:
         return next((s for s in self.statuses if s.id == sid), None)
 
 

@@ -12,8 +12,6 @@ from typing import Iterable, Optional
 from engine.language.vocabulary import CriterionStatus
 
 Truth = Optional[bool]
-Status = CriterionStatus
-
 STATUS: dict[Truth, CriterionStatus] = {True: CriterionStatus.met, False: CriterionStatus.unmet,
                                         None: CriterionStatus.unknown}
 

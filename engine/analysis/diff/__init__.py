@@ -29,7 +29,7 @@ from engine.analysis.diff.components import (
     rank2,
     truth_fn,
 )
-from engine.analysis.diff.result import Change, DiffResult, Region
+from engine.analysis.diff.result import OutcomeChange, DiffResult, Region
 from engine.analysis.diff.wording import component_text, criteria_text, outcome_phrase, paren, rest_text
 from engine.analysis.partition import partition
 from engine.language.decide import decide
@@ -39,7 +39,7 @@ from engine.language.model.criteria import Compare
 from engine.language.reads import attributes_read, compares_read
 from engine.language.resolve import ResolvedVersion
 
-__all__ = ["Change", "DiffResult", "Region", "diff", "smt_diff"]
+__all__ = ["OutcomeChange", "DiffResult", "Region", "diff", "smt_diff"]
 
 MAX_DESCRIPTION = 250          # longer conditions are stated per criterion instead (regions keep the detail)
 MAX_COMPONENT_CELLS = 200_000   # above this a component is checked with z3 instead of enumerated
@@ -124,7 +124,7 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
 
     common_crit = [a for c in common for a in c.atoms if not a.scope]
     common_scope = [a for c in common for a in c.atoms if a.scope]
-    changes: list[Change] = []
+    changes: list[OutcomeChange] = []
     for (oa, ob), coords_list in sorted(by_pair.items(), key=lambda kv: pair_rank(kv[0])):
         regions = []
         for coords in merge_paths(coords_list):
@@ -145,7 +145,7 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
         desc = regions[0].description if len(regions) == 1 else " OR ".join(f"({r.description})" for r in regions)
         if len(desc) > MAX_DESCRIPTION or desc.count("under ") > 1:
             desc = criteria_text(rv_a, rv_b, oa, ob, coords_list, changed, common_crit)
-        changes.append(Change(oa, ob, desc, regions[0].example, regions))
+        changes.append(OutcomeChange(oa, ob, desc, regions[0].example, regions))
 
     method = (f"exhaustive partition over {len(all_attrs)} attributes, {total_cells:,} cells "
               f"({len(components)} independent groups enumerated separately; "
@@ -172,7 +172,7 @@ def smt_diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDicti
             _verify(rv_a, rv_b, attrs, example, oa, ob)
         desc = f"{outcome_phrase(rv_a, oa)}; {outcome_phrase(rv_b, ob)}"
         ex = _ordered(example, names)
-        changes.append(Change(oa, ob, desc, ex, [Region(desc, ex)]))
+        changes.append(OutcomeChange(oa, ob, desc, ex, [Region(desc, ex)]))
     method = f"z3 SMT check over {len(names)} attributes" + (f" ({why}: too many to enumerate)" if why else "")
     notes = []
     if rv_a.route_when_eligible != rv_b.route_when_eligible:

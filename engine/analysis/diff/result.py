@@ -13,7 +13,7 @@ class Region:
 
 
 @dataclass
-class Change:
+class OutcomeChange:
     from_outcome: str
     to_outcome: str
     description: str
@@ -33,7 +33,7 @@ class DiffResult:
     to_label: str
     equivalent: bool
     method: str
-    changes: list[Change]
+    changes: list[OutcomeChange]
     attributes: list[str]
     notes: list[str] = field(default_factory=list)
 

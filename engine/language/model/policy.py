@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine.language.model.criteria import Node
 from engine.language.vocabulary import Commissioning, Provenance
-from engine.language.vocabulary import VersionStatus as Status
+from engine.language.vocabulary import VersionStatus
 
 EligibleRoute = Literal["routine", "prior_approval"]  # the two routes of an eligible decision (vocabulary.Route)
 
@@ -69,7 +69,7 @@ class Version(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     version: str
-    status: Status
+    status: VersionStatus
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
     ratified_by: str | None = None
