@@ -6,8 +6,6 @@ recorded decision is tied to exactly the rules that made it, however the file is
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -115,5 +113,6 @@ def canonical(rv: ResolvedVersion) -> dict:
 
 
 def digest(rv: ResolvedVersion) -> str:
-    blob = json.dumps(canonical(rv), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    from engine.language.canonical import sha256_digest
+
+    return sha256_digest(canonical(rv))

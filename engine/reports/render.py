@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import jinja2
@@ -237,12 +236,10 @@ def render_policy(rv: ResolvedVersion, fmt: Fmt = "html", *, ifr: dict[str, Any]
 def formulary_context(f: Any, issued: dt.date | None = None) -> dict[str, Any]:
     """A formulary (engine.formulary.model.Formulary) grouped by status, in the vocabulary's order, and
     by indication, alphabetically; with a digest of its content so a printed listing can be checked."""
-    import hashlib
-    import json
+    from engine.language.canonical import sha256_digest
 
     vocab = f.vocabulary
-    blob = json.dumps(f.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    digest = sha256_digest(f.model_dump(mode="json"))
     key = lambda e: (e.medicine.lower(), ", ".join(e.brands).lower(), e.formulation or "")  # noqa: E731
     by_status = [{"status": st, "entries": sorted((e for e in f.entries if e.status == st.id), key=key)}
                  for st in vocab.statuses]
