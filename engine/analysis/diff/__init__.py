@@ -54,6 +54,39 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
     """
     if method == "z3":
         return smt_diff(rv_a, rv_b, attrs, check)
+    refs = {**rv_b.refs, **rv_a.refs}
+    truth = truth_fn()
+    components: list[Component] = []
+    total_cells, full_product = 0, 1
+    all_attrs: list[str] = []
+    for group in _groups(_atoms(rv_a, rv_b)):
+        comp = _component(group, refs, attrs)
+        size = math.prod(len(p.cells) for p in comp.parts)
+        if size > MAX_COMPONENT_CELLS and method == "auto":
+            return smt_diff(rv_a, rv_b, attrs, check,
+                            f"criteria {', '.join(a.node.id or '?' for a in group)} span {size:,} cells")
+        total_cells += enumerate_component(comp, truth)
+        full_product *= size
+        all_attrs += [p.name for p in comp.parts]
+        components.append(comp)
+    common = [c for c in components if not c.changed]
+    changed = [c for c in components if c.changed]
+    rest = _fold_unchanged(common)
+    by_pair = _outcome_pairs(rv_a, rv_b, _fold_changed(rest, changed))
+    common_crit = [a for c in common for a in c.atoms if not a.scope]
+    common_scope = [a for c in common for a in c.atoms if a.scope]
+    changes = [_change(rv_a, rv_b, attrs, oa, ob, coords_list, rest, changed, common_scope, common_crit,
+                       all_attrs, check)
+               for (oa, ob), coords_list in sorted(by_pair.items(), key=lambda kv: pair_rank(kv[0]))]
+    method = (f"exhaustive partition over {len(all_attrs)} attributes, {total_cells:,} cells "
+              f"({len(components)} independent groups enumerated separately; "
+              f"{full_product:,} cells in the full product)")
+    return DiffResult(rv_a.id, rv_a.label, rv_b.label, not changes, method, changes, all_attrs,
+                      _route_notes(rv_a, rv_b))
+
+
+def _atoms(rv_a: ResolvedVersion, rv_b: ResolvedVersion) -> list[Atom]:
+    """The top-level criteria of both versions, one atom per distinct logic, marked by side."""
     atoms: dict[tuple[bool, str], Atom] = {}
     for rv, side in ((rv_a, "a"), (rv_b, "b")):
         for scope, nodes in ((True, rv.scope_criteria), (False, rv.criteria)):
@@ -62,39 +95,29 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
                 atom = atoms.setdefault((scope, key), Atom(n, scope, key, attrs=frozenset(attributes_read([n], rv.refs)),
                                                                refs=rv.refs))
                 setattr(atom, f"in_{side}", True)
-    atom_list = list(atoms.values())
-    # components: atoms joined by shared attributes
+    return list(atoms.values())
+
+
+def _groups(atom_list: list[Atom]) -> list[list[Atom]]:
+    """Atoms joined by shared attributes: each group can be enumerated on its own."""
     comps: list[list[Atom]] = []
     for atom in atom_list:
         joined = [c for c in comps if any(a.attrs & atom.attrs for a in c)]
         merged = sorted([atom] + [a for c in joined for a in c], key=lambda a: atom_list.index(a))
         comps = [c for c in comps if c not in joined] + [merged]
-    refs = {**rv_b.refs, **rv_a.refs}
-    truth = truth_fn()
-    components: list[Component] = []
-    total_cells = 0
-    full_product = 1
-    all_attrs: list[str] = []
-    for group in comps:
-        names = sorted(set().union(*(a.attrs for a in group)))
-        nodes = [a.node for a in group]
-        cmp_by_attr: dict[str, list[Compare]] = {n: [] for n in names}
-        for c in compares_read(nodes, refs):
-            cmp_by_attr.setdefault(c.attr, []).append(c)
-        parts = [partition(n, attrs[n], cmp_by_attr[n]) for n in names]
-        size = math.prod(len(p.cells) for p in parts)
-        if size > MAX_COMPONENT_CELLS and method == "auto":
-            return smt_diff(rv_a, rv_b, attrs, check,
-                            f"criteria {', '.join(a.node.id or '?' for a in group)} span {size:,} cells")
-        comp = Component(group, parts)
-        total_cells += enumerate_component(comp, truth)
-        full_product *= size
-        all_attrs += names
-        components.append(comp)
+    return comps
 
-    common = [c for c in components if not c.changed]
-    changed = [c for c in components if c.changed]
-    # fold the unchanged components into one summary: (scope, criteria) status -> an example
+
+def _component(group: list[Atom], refs: dict[str, ResolvedVersion], attrs: AttributeDictionary) -> Component:
+    names = sorted(set().union(*(a.attrs for a in group)))
+    cmp_by_attr: dict[str, list[Compare]] = {n: [] for n in names}
+    for c in compares_read([a.node for a in group], refs):
+        cmp_by_attr.setdefault(c.attr, []).append(c)
+    return Component(group, [partition(n, attrs[n], cmp_by_attr[n]) for n in names])
+
+
+def _fold_unchanged(common: list[Component]) -> dict[tuple[Truth, Truth], dict[str, Any]]:
+    """The unchanged components as one summary: (scope, criteria) status -> an example."""
     rest: dict[tuple[Truth, Truth], dict[str, Any]] = {(True, True): {}}
     for comp in common:
         nxt: dict[tuple[Truth, Truth], dict[str, Any]] = {}
@@ -104,7 +127,12 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
                 if key not in nxt:
                     nxt[key] = {**ex, **comp.patient(min(combos, key=lambda x: combo_rank(comp, x)))}
         rest = nxt
-    # fold the changed components in, one at a time, keeping regions merged per combined status
+    return rest
+
+
+def _fold_changed(rest: dict[tuple[Truth, Truth], dict[str, Any]],
+                  changed: list[Component]) -> dict[Quad, list[list[frozenset]]]:
+    """The changed components folded in one at a time, regions merged per combined status."""
     state: dict[Quad, list[list[frozenset]]] = {}
     for rkey in rest:
         state.setdefault((rkey[0], rkey[1], rkey[0], rkey[1]), []).append([frozenset([rkey])])
@@ -115,46 +143,51 @@ def diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionar
                 nq: Quad = tuple(k_and([x, y]) for x, y in zip(q, cq))  # type: ignore[assignment]
                 nxt_state.setdefault(nq, []).extend(p + [frozenset(combos)] for p in plist)
         state = {q: merge_paths(pl) for q, pl in nxt_state.items()}
+    return state
+
+
+def _outcome_pairs(rv_a: ResolvedVersion, rv_b: ResolvedVersion,
+                   state: dict[Quad, list[list[frozenset]]]) -> dict[tuple[str, str], list[list[frozenset]]]:
     by_pair: dict[tuple[str, str], list[list[frozenset]]] = {}
     for q, plist in state.items():
         oa = outcome_of(rv_a.commissioning, q[0], q[1])
         ob = outcome_of(rv_b.commissioning, q[2], q[3])
         if oa != ob:
             by_pair.setdefault((oa, ob), []).extend(plist)
+    return by_pair
 
-    common_crit = [a for c in common for a in c.atoms if not a.scope]
-    common_scope = [a for c in common for a in c.atoms if a.scope]
-    changes: list[OutcomeChange] = []
-    for (oa, ob), coords_list in sorted(by_pair.items(), key=lambda kv: pair_rank(kv[0])):
-        regions = []
-        for coords in merge_paths(coords_list):
-            rkeys = coords[0]
-            texts = []
-            st = rest_text(rkeys, common_scope, common_crit)
-            if st:
-                texts.append(st)
-            example: dict[str, Any] = dict(rest[min(rkeys, key=rank2)])
-            for comp, cells in zip(changed, coords[1:]):
-                t = component_text(comp, set(cells), rv_a.label, rv_b.label)
-                if t:
-                    texts.append(paren(t))
-                example.update(comp.patient(min(cells, key=lambda c: combo_rank(comp, c))))
-            if check:
-                _verify(rv_a, rv_b, attrs, example, oa, ob)
-            regions.append(Region(" AND ".join(texts) or "every patient", _ordered(example, all_attrs)))
-        desc = regions[0].description if len(regions) == 1 else " OR ".join(f"({r.description})" for r in regions)
-        if len(desc) > MAX_DESCRIPTION or desc.count("under ") > 1:
-            desc = criteria_text(rv_a, rv_b, oa, ob, coords_list, changed, common_crit)
-        changes.append(OutcomeChange(oa, ob, desc, regions[0].example, regions))
 
-    method = (f"exhaustive partition over {len(all_attrs)} attributes, {total_cells:,} cells "
-              f"({len(components)} independent groups enumerated separately; "
-              f"{full_product:,} cells in the full product)")
-    notes = []
-    if rv_a.route_when_eligible != rv_b.route_when_eligible:
-        notes.append(f"eligible patients' route changes from {rv_a.route_when_eligible} to "
-                     f"{rv_b.route_when_eligible}")
-    return DiffResult(rv_a.id, rv_a.label, rv_b.label, not changes, method, changes, all_attrs, notes)
+def _change(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionary, oa: str, ob: str,
+            coords_list: list[list[frozenset]], rest: dict[tuple[Truth, Truth], dict[str, Any]],
+            changed: list[Component], common_scope: list[Atom], common_crit: list[Atom],
+            all_attrs: list[str], check: bool) -> OutcomeChange:
+    """One change of outcome: its regions in words, each with a (re-decided) example patient."""
+    regions = []
+    for coords in merge_paths(coords_list):
+        rkeys = coords[0]
+        texts = []
+        st = rest_text(rkeys, common_scope, common_crit)
+        if st:
+            texts.append(st)
+        example: dict[str, Any] = dict(rest[min(rkeys, key=rank2)])
+        for comp, cells in zip(changed, coords[1:]):
+            t = component_text(comp, set(cells), rv_a.label, rv_b.label)
+            if t:
+                texts.append(paren(t))
+            example.update(comp.patient(min(cells, key=lambda c: combo_rank(comp, c))))
+        if check:
+            _verify(rv_a, rv_b, attrs, example, oa, ob)
+        regions.append(Region(" AND ".join(texts) or "every patient", _ordered(example, all_attrs)))
+    desc = regions[0].description if len(regions) == 1 else " OR ".join(f"({r.description})" for r in regions)
+    if len(desc) > MAX_DESCRIPTION or desc.count("under ") > 1:
+        desc = criteria_text(rv_a, rv_b, oa, ob, coords_list, changed, common_crit)
+    return OutcomeChange(oa, ob, desc, regions[0].example, regions)
+
+
+def _route_notes(rv_a: ResolvedVersion, rv_b: ResolvedVersion) -> list[str]:
+    if rv_a.route_when_eligible == rv_b.route_when_eligible:
+        return []
+    return [f"eligible patients' route changes from {rv_a.route_when_eligible} to {rv_b.route_when_eligible}"]
 
 
 def smt_diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDictionary, check: bool = True,
@@ -174,11 +207,7 @@ def smt_diff(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: AttributeDicti
         ex = _ordered(example, names)
         changes.append(OutcomeChange(oa, ob, desc, ex, [Region(desc, ex)]))
     method = f"z3 SMT check over {len(names)} attributes" + (f" ({why}: too many to enumerate)" if why else "")
-    notes = []
-    if rv_a.route_when_eligible != rv_b.route_when_eligible:
-        notes.append(f"eligible patients' route changes from {rv_a.route_when_eligible} to "
-                     f"{rv_b.route_when_eligible}")
-    return DiffResult(rv_a.id, rv_a.label, rv_b.label, not changes, method, changes, names, notes)
+    return DiffResult(rv_a.id, rv_a.label, rv_b.label, not changes, method, changes, names, _route_notes(rv_a, rv_b))
 
 
 def _ordered(example: dict[str, Any], order: list[str]) -> dict[str, Any]:
