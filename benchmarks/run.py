@@ -125,7 +125,7 @@ def zen_engine() -> Callable[[dict], bool]:
     # the loader runs on every evaluate: hand it pre-parsed content, not JSON text (3x faster)
     content = zen.ZenDecisionContent(graph) if hasattr(zen, "ZenDecisionContent") else graph
     engine = zen.ZenEngine({"loader": lambda key: content})
-    evaluate = engine.language.evaluate
+    evaluate = engine.evaluate
     return lambda p: evaluate("ac", p)["result"]["eligible"]
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.language.decide import BRANCHES, conclusion
-from engine.language.vocabulary import Outcome
 from engine.language.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
 from engine.language.resolve import ResolvedVersion
+
 
 @dataclass(frozen=True)
 class Step:
@@ -69,19 +69,12 @@ class Program:
                 for b in range(len(BRANCHES))]
 
 
-OUTCOMES = tuple(str(o) for o in Outcome)
-
-
 def ref_truth() -> dict[str, Any]:
-    """The truth of a policy reference for each outcome of the referenced policy, asked of the
-    reference evaluator itself (so the compiled backends follow it if the rule changes)."""
-    from types import SimpleNamespace
+    """The truth of a policy reference for each outcome of the referenced policy: the reference
+    evaluator's own table (engine.language.evaluate.REF_TRUTH), keyed by the plain strings."""
+    from engine.language.evaluate import REF_TRUTH
 
-    from engine.language.evaluate import evaluate
-    from engine.language.model.criteria import PolicyRef
-
-    node = PolicyRef(policy="any")
-    return {o: evaluate(node, {}, lambda _, o=o: SimpleNamespace(outcome=o, missing=())).truth for o in OUTCOMES}
+    return {str(o): t for o, t in REF_TRUTH.items()}
 
 
 _CACHE: dict[str, Program] = {}

@@ -18,7 +18,9 @@ import datetime as dt
 from typing import Any, Callable, Mapping
 
 from engine.compile.ir import Program, Step, program, ref_truth
+from engine.language.decide import branch
 from engine.language.decision import Decision
+from engine.language.logic import Truth
 from engine.language.resolve import ResolvedVersion
 
 
@@ -130,31 +132,30 @@ class CompiledPython:
         return [f"{ind}if t{i} is None:"] + body if body else []
 
     def _branch(self, ind: str, scope: list[str], crit: list[str], kleene: bool) -> list[str]:
-        """decide()'s outcome rules as code that sets the branch number `b`."""
+        """decide()'s outcome rules as code that sets the branch number `b`: the constants are
+        engine.language.decide.branch's own answers for each truth of (scope, criteria), so the
+        rules are stated once and only the dispatch is generated."""
         c = self.program.commissioning
-        if kleene:
-            def k_and(xs: list[str]) -> str:
-                if not xs:
-                    return "True"
-                return (f"(False if ({' or '.join(x + ' is False' for x in xs)}) else "
-                        f"(None if ({' or '.join(x + ' is None' for x in xs)}) else True))")
-        else:
-            def k_and(xs: list[str]) -> str:
-                return "(" + " and ".join(xs) + ")" if xs else "True"
-        out = [f"{ind}s_ = {k_and(scope)}", f"{ind}c_ = {k_and(crit)}",
-               f"{ind}if s_ is False: b = 0"]
-        if c == "not_routinely_commissioned":
-            out.append(f"{ind}else: b = 1")
-            return out
-        if c == "routinely_commissioned":
-            out.append(f"{ind}elif s_ is True: b = 2")
-        if kleene:
-            out += [f"{ind}elif s_ is True and c_ is True: b = 3",
-                    f"{ind}elif c_ is False: b = 4",
-                    f"{ind}else: b = 5"]
-        else:
-            out += [f"{ind}elif c_: b = 3", f"{ind}else: b = 4"]
-        return out
+        truths: tuple[Truth, ...] = (True, False, None) if kleene else (True, False)
+
+        def k_and(xs: list[str]) -> str:
+            if not xs:
+                return "True"
+            if not kleene:
+                return "(" + " and ".join(xs) + ")"
+            return (f"(False if ({' or '.join(x + ' is False' for x in xs)}) else "
+                    f"(None if ({' or '.join(x + ' is None' for x in xs)}) else True))")
+
+        def pick(var: str, by: dict[Truth, str]) -> str:
+            """`by[var]` as a conditional expression (collapsed where every truth gives the same)."""
+            if len(set(by.values())) == 1:
+                return next(iter(by.values()))
+            if not kleene:
+                return f"({by[True]} if {var} else {by[False]})"
+            return f"({by[True]} if {var} is True else ({by[False]} if {var} is False else {by[None]}))"
+
+        by_scope = {st: pick("c_", {ct: str(branch(c, st, ct)) for ct in truths}) for st in truths}
+        return [f"{ind}s_ = {k_and(scope)}", f"{ind}c_ = {k_and(crit)}", f"{ind}b = {pick('s_', by_scope)}"]
 
     def _fast(self, var: dict[str, str], refk: dict[str, int], table: list) -> list[str]:
         """evaluate(): plain booleans when every attribute read is known, else kleene()."""
@@ -200,15 +201,18 @@ class CompiledPython:
         ret = lambda b: f"return ({table[b][0]!r}, {table[b][1]!r}, {tup}, ())"  # noqa: E731
         scope = " and ".join(expr[i] for i in prog.scope_tops)
         met = " and ".join(expr[i] for i in prog.crit_tops) or "True"
-        if scope:
-            out.append(f"    if not ({scope}): {ret(0)}")
         c = prog.commissioning
-        if c == "not_routinely_commissioned":
-            out.append(f"    {ret(1)}")
-        elif c == "routinely_commissioned":
-            out.append(f"    {ret(2)}")
-        else:
-            out += [f"    if {met}: {ret(3)}", f"    {ret(4)}"]
+
+        def by_met(ind: str, in_scope: bool) -> list[str]:
+            """Return the branch decide.branch gives, testing the criteria only where it matters."""
+            b_met, b_unmet = branch(c, in_scope, True), branch(c, in_scope, False)
+            if b_met == b_unmet:
+                return [f"{ind}{ret(b_met)}"]
+            return [f"{ind}if {met}: {ret(b_met)}", f"{ind}{ret(b_unmet)}"]
+
+        if scope:
+            out += [f"    if not ({scope}):", *by_met("        ", False)]
+        out += by_met("    ", True)
         return out
 
     # -- the drop-in ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping
 
 from engine.language.logic import Truth, k_and, k_implies, k_not, k_or
 from engine.language.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
+from engine.language.vocabulary import Outcome
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,12 @@ class Result:
     children: tuple["Result", ...] = ()
     value: Any = None
     ref: Any = None  # the referenced policy's Decision, for PolicyRef nodes
+
+
+# A policy reference ("eligible under policy X") by the referenced decision's outcome. Out of that
+# policy's scope is not "in accordance with" it: unmet, not unknown. The compiled engines read it too.
+REF_TRUTH: dict[Outcome, Truth] = {Outcome.eligible: True, Outcome.not_eligible: False,
+                                   Outcome.insufficient_information: None, Outcome.out_of_scope: False}
 
 
 def compare(n: Compare, value: Any) -> Truth:
@@ -68,9 +75,7 @@ def evaluate(node: Node, patient: Mapping[str, Any],
         if decide_ref is None:
             raise ValueError(f"no way to decide referenced policy {node.policy!r}")
         decision = decide_ref(node)
-        # out of that policy's scope is not "in accordance with" it: unmet, not unknown
-        truth = {"eligible": True, "insufficient_information": None}.get(decision.outcome, False)
-        return Result(node, truth, ref=decision)
+        return Result(node, REF_TRUTH[decision.outcome], ref=decision)
     raise TypeError(f"unknown node {type(node).__name__}")
 
 

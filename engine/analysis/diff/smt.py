@@ -13,8 +13,9 @@ from typing import Any
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
 from engine.language.resolve import ResolvedVersion
+from engine.language.vocabulary import Outcome
 
-OUTCOMES = ("eligible", "not_eligible", "insufficient_information", "out_of_scope")
+OUTCOMES = tuple(str(o) for o in Outcome)
 
 
 class _Encoder:
