@@ -112,6 +112,7 @@ def thresholds_of(compares: Iterable[Compare]) -> list[Any]:
 def partition(name: str, attr: Attribute, compares: list[Compare]) -> AttrPartition:
     """The cells of one attribute under the given comparisons (plus the 'unknown' cell)."""
     th = thresholds_of(compares)
+    candidates: list[tuple[Any, tuple]]
     if attr.type == "boolean":
         candidates = [(v, (v,)) for v in (True, False)]
     elif attr.type == "enum":
@@ -152,7 +153,7 @@ def _numeric_pieces(attr: Attribute, th: list[Any]) -> list[tuple[Any, tuple[Pie
     out: list[tuple[Any, tuple[Piece, ...]]] = []
     prev: float = lo
     prev_in = True  # the domain's own lower end is included
-    for i, p in enumerate(points + [None]):  # type: ignore[list-item]
+    for i, p in enumerate(points + [None]):
         end = hi if p is None else p
         end_in = p is None
         # the open stretch between the previous point and this one

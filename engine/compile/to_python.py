@@ -21,6 +21,7 @@ from engine.compile.ir import Program, Step, program, ref_truth
 from engine.language.decide import branch
 from engine.language.decision import Decision
 from engine.language.logic import Truth
+from engine.language.vocabulary import Outcome, Route
 from engine.language.resolve import ResolvedVersion
 
 
@@ -72,7 +73,7 @@ class CompiledPython:
     # -- source ---------------------------------------------------------------------------
     def _source(self) -> str:
         prog = self.program
-        attrs = sorted({s.attr for s in prog.steps if s.kind == "cmp"})  # type: ignore[type-var]
+        attrs = sorted({s.attr for s in prog.steps if s.kind == "cmp" and s.attr is not None})
         var = {a: f"v{k}" for k, a in enumerate(attrs)}
         refk = {pid: k for k, pid in enumerate(self.refs)}
         table = prog.branch_table()
@@ -236,7 +237,7 @@ class CompiledPython:
         rv = prog.rv
         criteria = (tuple(_flatten([result(i) for i in prog.scope_tops], scope=True))
                     + tuple(_flatten([result(i) for i in prog.crit_tops])))
-        return Decision(policy=stamp(rv), outcome=outcome, route=route, criteria=criteria,  # type: ignore[arg-type]
+        return Decision(policy=stamp(rv), outcome=Outcome(outcome), route=Route(route), criteria=criteria,
                         missing=missing, commissioning=rv.commissioning,
                         on=on.isoformat() if on else None, reason=reason,
                         referenced=tuple(stamp(r) for r in rv.refs.values()))

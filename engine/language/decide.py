@@ -82,7 +82,7 @@ def decide(rv: ResolvedVersion, patient: Mapping[str, Any], on: dt.date | None =
 
     criteria = tuple(_flatten(scope, scope=True)) + tuple(_flatten(results))
     refs = tuple(stamp(r) for r in rv.refs.values())
-    return Decision(policy=stamp(rv), outcome=outcome, route=route, criteria=criteria,  # type: ignore[arg-type]
+    return Decision(policy=stamp(rv), outcome=outcome, route=route, criteria=criteria,
                     missing=tuple(missing), commissioning=rv.commissioning,
                     on=on.isoformat() if on else None, reason=reason, referenced=refs)
 

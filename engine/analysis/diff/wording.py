@@ -48,14 +48,14 @@ def describe_cells(cells: set[tuple[int, ...]], parts: list[AttrPartition]) -> s
     k = min(range(len(idx)), key=lambda i: len(values[i]))
     groups: dict[frozenset, list[int]] = {}
     for v in values[k]:
-        rest = frozenset(c[:k] + c[k + 1:] for c in cells if c[k] == v)
-        groups.setdefault(rest, []).append(v)
+        remainder = frozenset(c[:k] + c[k + 1:] for c in cells if c[k] == v)
+        groups.setdefault(remainder, []).append(v)
     others = sub[:k] + sub[k + 1:]
     alts = []
-    for rest, vs in groups.items():
-        head = sub[k].describe(vs)
-        tail = describe_cells(set(rest), others)
-        alts.append(" AND ".join(paren(t) for t in (head, tail) if t))
+    for remainder, vs in groups.items():
+        first = sub[k].describe(vs)
+        tail = describe_cells(set(remainder), others)
+        alts.append(" AND ".join(paren(t) for t in (first, tail) if t))
     return " OR ".join(f"({a})" if " AND " in a and len(alts) > 1 else a for a in alts)
 
 
@@ -99,7 +99,8 @@ def criteria_text(rv_a: ResolvedVersion, rv_b: ResolvedVersion, oa: str, ob: str
                     seen.setdefault(id(a), set()).add(t)
         for _, c in coords[0]:
             for a in common_crit:
-                seen.setdefault(id(a), set()).update({True: {True}, None: {True, None}}.get(c, {True, None, False}))
+                possible: set[Truth] = {True} if c is True else {True, None} if c is None else {True, None, False}
+                seen.setdefault(id(a), set()).update(possible)
     every = [a for comp in changed for a in comp.atoms] + common_crit
 
     def side(rv: ResolvedVersion, outcome: str, flag: str) -> str:
