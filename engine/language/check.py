@@ -7,11 +7,11 @@ provenance. Softer findings (thresholds outside a range, dead criteria) live in 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from engine.errors import Location, Problem, did_you_mean
 from engine.language.model.attributes import Attribute, AttributeDictionary
-from engine.language.model.criteria import Compare, Node, walk
+from engine.language.model.criteria import Compare, Node
 
 
 def value_fits(attr: Attribute, value: Any) -> str | None:
@@ -35,6 +35,21 @@ def value_fits(attr: Attribute, value: Any) -> str | None:
             return f"expected {attr.range_text()}, got {value!r}"
         return None
     return None if isinstance(value, str) else f"expected text, got {value!r}"
+
+
+def _compare_problems(n: Compare, attrs: AttributeDictionary, where: str,
+                      at: Callable[..., Location]) -> list[Problem]:
+    """A comparison against the dictionary: a known attribute, an operator for its type, values in range."""
+    if n.attr not in attrs:
+        return [Problem("unknown-attribute", f"{where}: attribute {n.attr!r} is not in the dictionary "
+                        "(policies/attributes.yaml)", at("attr"), did_you_mean(n.attr, attrs.names()))]
+    a = attrs[n.attr]
+    if n.op in ("<", "<=", ">", ">=", "between") and a.type not in ("integer", "number"):
+        return [Problem("bad-operator", f"{where}: {n.op!r} needs a numeric attribute; {n.attr!r} is {a.type}",
+                        at("op"))]
+    values = [n.min, n.max] if n.op == "between" else list(n.value) if isinstance(n.value, tuple) else [n.value]
+    return [Problem("bad-value", f"{where}: {n.attr}: {why}", at("value", "min", "max"))
+            for why in (value_fits(a, val) for val in values) if why]
 
 
 def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str,
@@ -62,23 +77,7 @@ def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str
                                         f"{where}: criterion {n.id!r} needs 'provenance' (seed, public or "
                                         "comparator) and a 'citation'", at(n)))
         if isinstance(n, Compare):
-            if n.attr not in attrs:
-                problems.append(Problem("unknown-attribute", f"{where}: attribute {n.attr!r} is not in the "
-                                        "dictionary (policies/attributes.yaml)", at(n, "attr"),
-                                        did_you_mean(n.attr, attrs.names())))
-            else:
-                a = attrs[n.attr]
-                values = ([n.min, n.max] if n.op == "between" else
-                          list(n.value) if isinstance(n.value, tuple) else [n.value])
-                if n.op in ("<", "<=", ">", ">=", "between") and a.type not in ("integer", "number"):
-                    problems.append(Problem("bad-operator", f"{where}: {n.op!r} needs a numeric attribute; "
-                                            f"{n.attr!r} is {a.type}", at(n, "op")))
-                else:
-                    for val in values:
-                        why = value_fits(a, val)
-                        if why:
-                            problems.append(Problem("bad-value", f"{where}: {n.attr}: {why}",
-                                                    at(n, "value", "min", "max")))
+            problems.extend(_compare_problems(n, attrs, where, lambda *keys: at(n, *keys)))
         for c in n.children():
             visit(c, provenance, citation)
 
