@@ -77,9 +77,14 @@ def select_sql(rv: ResolvedVersion, source: str, keep: list[str] | tuple[str, ..
     """
     low = lowered(rv)
     inner = [quote(k) for k in keep]
-    if criteria:
+    if criteria:   # each criterion once; the code then from those columns (Lowered.code_from)
         inner += [f"{e} AS {quote(prefix + cid)}" for cid, e in low.criteria]
-    inner.append(f"{low.code} AS __code")
+        source = f"(SELECT {', '.join(inner)} FROM {source}) AS __k"
+        code = low.code_from(lambda cid: quote(prefix + cid))
+        inner = [quote(k) for k in keep] + [quote(prefix + cid) for cid, _ in low.criteria]
+    else:
+        code = low.code
+    inner.append(f"{code} AS __code")
     outer = [quote(k) for k in keep]
     if criteria:
         outer += [quote(prefix + cid) for cid, _ in low.criteria]
