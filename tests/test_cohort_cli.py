@@ -103,8 +103,10 @@ def test_cohort_evaluate_counts_and_rows_match_the_reference(cohort_csv, tmp_pat
 
 @pytest.mark.parametrize("policy, old, new", [("breast-implant-replacement", "2018-07-01", "2020-03-05"),
                                               ("assisted-conception", "2018-11-01", "2020-03-05")])
-def test_impact_matches_the_reference(cohort_csv, policy, old, new):
-    r = cpe("impact", policy, "--from", old, "--to", new, "--cohort", str(cohort_csv), "--format", "json")
+def test_impact_matches_the_reference(cohort_csv, policy, old, new, tmp_path):
+    out = tmp_path / "changed.parquet"
+    r = cpe("impact", policy, "--from", old, "--to", new, "--cohort", str(cohort_csv), "--format", "json",
+            "--sample", "1000", "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""       # no progress bar when stderr is not a terminal
     doc = json.loads(r.stdout)
@@ -118,22 +120,67 @@ def test_impact_matches_the_reference(cohort_csv, policy, old, new):
             flipped.append({"id": i, "from_outcome": o, "to_outcome": n})
     assert {(t["from_outcome"], t["to_outcome"]): t["count"] for t in doc["transitions"]} == moves
     assert doc["flipped"] == flipped and doc["changed"] == len(flipped)
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out).to_pylist() == flipped     # every changed patient, in file order
     assert doc["from"]["digest"] == a.digest and doc["to"]["digest"] == b.digest
     text = cpe("impact", policy, "--from", old, "--to", new, "--cohort", str(cohort_csv))
     assert text.returncode == 0 and f"{len(flipped)} change outcome" in text.stdout
 
 
-def test_impact_in_small_chunks_gives_the_same_answer(cohort_csv):
+def expected_flips(path: Path, a, b) -> list[tuple[str, str, str]]:
+    out = []
+    for i, facts in rows_of(path):
+        o, n = decide(a, facts).outcome, decide(b, facts).outcome
+        if o != n:
+            out.append((i, o, n))
+    return out
+
+
+@pytest.mark.parametrize("sample", [0, 1, 3])
+def test_impact_keeps_the_first_examples_of_each_transition(cohort_csv, sample):
     from engine.cohort.impact import impact
 
     a = SUITE.select("breast-implant-replacement", version="2018-07-01")
     b = SUITE.select("breast-implant-replacement", version="2020-03-05")
-    c = read_cohort(cohort_csv, SUITE.attributes)
     seen = []
-    small = impact(a, b, c, progress=seen.append, chunk=37)
-    whole = impact(a, b, c)
-    assert small.to_json() == whole.to_json()
-    assert seen[-1] == 400 and seen == sorted(seen) and len(seen) == 11
+    got = impact(a, b, read_cohort(cohort_csv, SUITE.attributes), progress=seen.append, sample=sample)
+    every = expected_flips(cohort_csv, a, b)
+    want, per = [], {}
+    for i, o, n in every:                      # the first `sample` of each transition, in file order
+        per[(o, n)] = per.get((o, n), 0) + 1
+        if per[(o, n)] <= sample:
+            want.append((i, o, n))
+    assert got.flipped == want and got.changed == len(every)
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_impact_over_parquet_equals_csv(cohort_csv, tmp_path):
+    import duckdb
+
+    pq_path = tmp_path / "c.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{cohort_csv}', all_varchar=true)) TO '{pq_path}' (FORMAT parquet)")
+    args = ["impact", "assisted-conception", "--from", "2018-11-01", "--to", "2020-03-05", "--format", "json",
+            "--memory", "200MB", "--threads", "1"]
+    a, b = cpe(*args, "--cohort", str(cohort_csv)), cpe(*args, "--cohort", str(pq_path))
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    drop = lambda d: {k: v for k, v in d.items() if k != "cohort"}  # noqa: E731
+    assert drop(json.loads(a.stdout)) == drop(json.loads(b.stdout))
+
+
+def test_bad_memory_setting_is_bad_input(cohort_csv):
+    r = cpe("impact", "assisted-conception", "--from", "2018-11-01", "--to", "2020-03-05",
+            "--cohort", str(cohort_csv), "--memory", "lots")
+    assert r.returncode == 2 and "--memory 'lots'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_value_deep_in_a_file_names_its_row(tmp_path):
+    """DuckDB guesses a typed column from the first rows; a later bad value is still named."""
+    p = tmp_path / "c.csv"
+    p.write_text("id,age\n" + "".join(f"p{k},30\n" for k in range(30000)) + "p30000,3x\n")
+    r = cpe("impact", "assisted-conception", "--from", "2018-11-01", "--to", "2020-03-05", "--cohort", str(p))
+    assert r.returncode == 2, r.stderr
+    assert "c.csv:30002: bad-value: row 30001, column 'age': '3x' is not an integer" in r.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -25,9 +25,9 @@ KINDS = Suite(Path(__file__).parent / "fixtures" / "all_kinds")   # every node k
 
 @pytest.fixture(scope="module")
 def spark():
-    from engine.cohort.run import local_spark
+    from engine.cohort.spark import spark_session
 
-    s = local_spark(cores=1)
+    s = spark_session("local[1]")
     yield s
     s.stop()
 

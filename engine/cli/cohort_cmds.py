@@ -23,10 +23,20 @@ class Engine(str, enum.Enum):
 
 CohortOpt = typer.Option(..., "--cohort", "-c", help="CSV or Parquet file: one row per patient, a column per "
                                                     "attribute, blanks unknown, optional id column")
+MemoryOpt = typer.Option("1GB", "--memory", "-m", help="DuckDB's memory limit (e.g. 500MB, 4GB): what bounds "
+                                                       "peak memory, whatever the cohort's size")
+ThreadsOpt = typer.Option(None, "--threads", help="DuckDB worker threads (default: the CPU count)", min=1)
 
 
 def _stamp(rv: Any) -> dict[str, Any]:
     return {"id": rv.id, "version": rv.label, "status": rv.version.status, "digest": rv.digest}
+
+
+def _check_output(out: Optional[Path]) -> None:
+    from engine.language.errors import InputError
+
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InputError.of("bad-option", f"{out}: the output must be a .csv or .parquet file")
 
 
 @cohort_app.command("evaluate")
@@ -38,28 +48,31 @@ def cohort_evaluate_cmd(
     engine: Engine = typer.Option(Engine.duckdb, "--engine", "-e", help="columnar engine that runs the rules"),
     out: Optional[Path] = typer.Option(None, "--output", "-o", help="also write one row per patient "
                                                                    "(.csv or .parquet): id, each criterion, outcome, route"),
+    memory: str = MemoryOpt,
+    threads: Optional[int] = ThreadsOpt,
+    spark_master: Optional[str] = typer.Option(None, "--spark-master", help="Spark's spark.master for --engine "
+                                               "spark (default: $CPE_SPARK_MASTER, else local[2])"),
     fmt: Format = FormatOpt,
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Evaluate every patient of a cohort: counts per outcome and per criterion status."""
-    from engine.cohort.files import read_cohort
+    from engine.cohort.files import open_cohort
     from engine.cohort.run import evaluate_cohort
     from engine.errors import InputError
 
     if version and on:
         raise InputError.of("bad-option", "give --version or --on, not both")
-    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise InputError.of("bad-option", f"{out}: the output must be a .csv or .parquet file")
+    _check_output(out)
     s = suite(policies)
     rv = s.select(policy_id, version=version, on=parse_on(on))
-    data = read_cohort(cohort, s.attributes)
+    data = open_cohort(cohort, s.attributes, memory, threads)
     if engine == Engine.spark:
         _need_spark()
-    result = evaluate_cohort(rv, data, engine.value, rows=out is not None)
-    if out is not None:
-        from engine.cohort.generate import write
+        from engine.cohort.spark import evaluate_spark
 
-        write(result.table, out)
+        result = _with_progress("evaluate", lambda tick: evaluate_spark(rv, data, out, tick, master=spark_master))
+    else:
+        result = _with_progress("evaluate", lambda tick: evaluate_cohort(rv, data, engine.value, out, tick))
     doc = {"policy": _stamp(rv), "cohort": str(cohort), "engine": engine.value, **result.to_json(),
            "output": str(out) if out else None}
     if fmt == Format.json:
@@ -114,18 +127,25 @@ def impact_cmd(
     old: str = typer.Option(..., "--from", help="the version label before the change"),
     new: str = typer.Option(..., "--to", help="the version label after the change"),
     cohort: Path = CohortOpt,
+    sample: int = typer.Option(100, "--sample", "-n", min=0, help="example ids kept per transition "
+                                                                  "(the first in file order)"),
+    out: Optional[Path] = typer.Option(None, "--output", "-o", help="also write every patient whose outcome "
+                                                                   "changes (.csv or .parquet): id, from, to"),
+    memory: str = MemoryOpt,
+    threads: Optional[int] = ThreadsOpt,
     fmt: Format = FormatOpt,
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
-    """Who moves between outcomes when a policy changes version: counts per (old → new) and the ids."""
-    from engine.cohort.files import read_cohort
+    """Who moves between outcomes when a policy changes version: counts per (old → new), with examples."""
+    from engine.cohort.files import open_cohort
     from engine.cohort.impact import impact
 
+    _check_output(out)
     s = suite(policies)
     rv_old = s.select(policy_id, version=old)
     rv_new = s.select(policy_id, version=new)
-    data = read_cohort(cohort, s.attributes)
-    result = _with_progress(data.rows, lambda tick: impact(rv_old, rv_new, data, tick))
+    data = open_cohort(cohort, s.attributes, memory, threads)
+    result = _with_progress("impact", lambda tick: impact(rv_old, rv_new, data, tick, sample, out))
     doc = result.to_json()
     if fmt == Format.json:
         print_json(doc)
@@ -140,19 +160,24 @@ def impact_cmd(
                       f"  {mark}{t['from_outcome']:<26} → {t['to_outcome']:<26} {t['count']:>9}"))
     if doc["flipped"]:
         shown = doc["flipped"][:20]
-        lines.append(("", "changed: " + ", ".join(f["id"] for f in shown)
-                      + (f" … and {len(doc['flipped']) - 20} more (--format json lists all)"
-                         if len(doc["flipped"]) > 20 else "")))
+        more = doc["changed"] - len(shown)
+        lines.append(("", "changed, for example: " + ", ".join(f["id"] for f in shown)
+                      + (f" … and {more} more" if more > 0 else "")))
+    if out:
+        lines.append(("dim", f"every changed patient written to {out}"))
     print_lines(lines)
 
 
-def _with_progress(total: int, run: Any) -> Any:
-    """Run `run(tick)` under a progress bar on stderr (shown only on a terminal)."""
+def _with_progress(label: str, run: Any) -> Any:
+    """Run `run(tick)`, tick(share done), under a progress bar on stderr, only on a terminal."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("impact"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task("rows", total=total)
+    if not console.is_terminal:
+        return run(None)
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(label), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(label, total=1.0)
         return run(lambda done: bar.update(task, completed=done))

@@ -54,17 +54,15 @@ class SQL:
         return f"(NOT {x})"
 
     def code(self, scope: str | None, met: str) -> str:
-        c = lambda x: f"(CASE WHEN {x} IS NULL THEN 2 WHEN {x} THEN 1 ELSE 0 END)"  # noqa: E731
+        # False 0, True 1, NULL 2, with the operand written once (a CASE would repeat it, and
+        # nested policy references would repeat it again at every level)
+        c = lambda x: f"coalesce(CAST({x} AS TINYINT), 2)"  # noqa: E731
         return f"(3 + {c(met)})" if scope is None else f"(3 * {c(scope)} + {c(met)})"
 
     def lookup(self, code: str, values: list[Any], kind: str) -> str:
-        groups: dict[Any, list[int]] = {}
-        for k, v in enumerate(values):
-            groups.setdefault(v, []).append(k)
-        null = {"bool": "CAST(NULL AS BOOLEAN)", "int": "CAST(NULL AS INTEGER)", "str": "CAST(NULL AS VARCHAR)"}[kind]
-        whens = " ".join(f"WHEN {code} IN ({', '.join(map(str, ks))}) THEN {literal(v)}"
-                         for v, ks in groups.items() if v is not None)
-        return f"CASE {whens} ELSE {null} END" if whens else null
+        typ = {"bool": "BOOLEAN", "int": "INTEGER", "str": "VARCHAR"}[kind]
+        items = ", ".join("NULL" if v is None else literal(v) for v in values)
+        return f"(CAST([{items}] AS {typ}[])[{code} + 1])"   # lists are 1-based
 
 
 def lowered(rv: ResolvedVersion) -> Lowered[str]:
@@ -79,9 +77,14 @@ def select_sql(rv: ResolvedVersion, source: str, keep: list[str] | tuple[str, ..
     """
     low = lowered(rv)
     inner = [quote(k) for k in keep]
-    if criteria:
+    if criteria:   # each criterion once; the code then from those columns (Lowered.code_from)
         inner += [f"{e} AS {quote(prefix + cid)}" for cid, e in low.criteria]
-    inner.append(f"{low.code} AS __code")
+        source = f"(SELECT {', '.join(inner)} FROM {source}) AS __k"
+        code = low.code_from(lambda cid: quote(prefix + cid))
+        inner = [quote(k) for k in keep] + [quote(prefix + cid) for cid, _ in low.criteria]
+    else:
+        code = low.code
+    inner.append(f"{code} AS __code")
     outer = [quote(k) for k in keep]
     if criteria:
         outer += [quote(prefix + cid) for cid, _ in low.criteria]
