@@ -140,10 +140,10 @@ def test_a_panel_member_cannot_screen_and_an_officer_cannot_decide(app):
     ref = new_case(officer)
     page = panel.get(f"/casework/cases/{ref}").text
     assert 'id="action-screen"' not in page
-    assert re.search(r'data-refused="screen"><strong>Start screening</strong>: Only a ifr officer may do this; '
-                     r'you are signed in as panel member', page)
+    assert re.search(r'data-refused="screen"><strong>Start screening</strong>: Only an IFR officer may do this; '
+                     r'you are signed in as a panel member', page)
     r = act(panel, ref, "screen")
-    assert r.status_code == 403 and "Only a ifr officer may do this" in r.text and state(app, ref) == "submitted"
+    assert r.status_code == 403 and "Only an IFR officer may do this" in r.text and state(app, ref) == "submitted"
     assert act(officer, ref, "screen").status_code == 200 and act(officer, ref, "refer").status_code == 200
     page = officer.get(f"/casework/cases/{ref}").text
     assert 'id="action-decide"' not in page and 'data-refused="decide"' in page

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 ROLES = ("ifr_officer", "panel", "admin", "read_only")
 ROLE_WORDS = {"ifr_officer": "IFR officer", "panel": "Panel member", "admin": "Administrator",
               "read_only": "Read-only"}
+ROLE_NOUNS = {"ifr_officer": "an IFR officer", "panel": "a panel member", "admin": "an administrator",
+              "read_only": "a read-only user"}
 MIN_PASSWORD = 12
 SIGNED_IN, REFUSED, LOCKED = "user.signed_in", "user.sign_in_refused", "user.locked_out"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")

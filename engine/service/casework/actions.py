@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.register import workflow
-from engine.register.users import ROLE_WORDS, Account
+from engine.register.users import ROLE_NOUNS, Account
 
 LABELS = {
     "screen": "Start screening",
@@ -75,9 +75,9 @@ def for_case(case: dict[str, Any], account: Account, today: dt.date | None = Non
         roles = _roles(case["state"], name)
         label = LABELS.get(name, name.replace("_", " "))
         if account.role not in roles:
-            who = " or ".join(sorted(ROLE_WORDS[r].lower() for r in roles))
-            out.append(Action(name, label, False, f"Only a {who} may do this; you are signed in as "
-                                                  f"{account.role_words.lower()}."))
+            who = " or ".join(sorted(ROLE_NOUNS[r] for r in roles))
+            out.append(Action(name, label, False, f"Only {who} may do this; you are signed in as "
+                                                  f"{ROLE_NOUNS[account.role]}."))
             continue
         why = _guard_refusal(case, name, today)
         out.append(Action(name, label, why is None, why, NOTES.get(name)))

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from engine.register.users import ROLE_WORDS, Account, LockedOut, authenticate, get_user
+from engine.register.users import ROLE_NOUNS, Account, LockedOut, authenticate, get_user
 
 log = logging.getLogger("cpe.casework")
 router = APIRouter(include_in_schema=False)
@@ -93,9 +93,9 @@ def need(request: Request, roles: Iterable[str] | None = None, what: str = "see 
         raise Refusal(401, "Sign in", "Sign in to use the IFR casework pages.")
     roles = set(roles) if roles is not None else None
     if roles is not None and account.role not in roles:
-        who = " or ".join(sorted(ROLE_WORDS[r].lower() for r in roles))
-        raise Refusal(403, "Not allowed", f"Only a {who} may {what}. You are signed in as "
-                                          f"{account.role_words.lower()}.")
+        who = " or ".join(sorted(ROLE_NOUNS[r] for r in roles))
+        raise Refusal(403, "Not allowed", f"Only {who} may {what}. You are signed in as "
+                                          f"{ROLE_NOUNS[account.role]}.")
     return account
 
 
