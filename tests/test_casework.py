@@ -308,3 +308,28 @@ def test_cpe_user_commands(cpe, tmp_path):
         {"username": "ada", "full_name": "Ada Admin", "role": "admin", "disabled": True}]
     r = cpe("register", "verify", env=env)
     assert r.returncode == 0, r.stderr
+
+
+def test_check_eligibility_only_shows_the_decision_and_records_nothing(app):
+    c = client(app, "olive")
+    t = token(c.get("/casework/new/hip-arthroscopy").text)
+    r = c.post("/casework/new/hip-arthroscopy", data={"csrf_token": t, "on": "2025-06-01", "osteoarthritis": "false",
+                                                      "preview": "1"})
+    assert r.status_code == 200 and 'id="decision"' in r.text and 'data-outcome="' in r.text
+    assert app.state.register.list_cases() == []
+
+
+def test_a_refused_action_says_why_including_the_review_window():
+    from engine.register.users import Account
+    from engine.service.casework.actions import for_case
+
+    officer, panel = Account("o", "O", "ifr_officer"), Account("p", "P", "panel")
+    decided = {"state": "decided", "history": [{"action": "decide"}],
+               "panel_decisions": [{"decided_at": "2026-01-05T10:00:00.000000Z"}]}
+    by_name = {a.name: a for a in for_case(decided, officer, dt.date(2026, 2, 2))}  # 28 days: still open
+    assert by_name["request_review"].allowed and by_name["close"].allowed
+    late = {a.name: a for a in for_case(decided, officer, dt.date(2026, 2, 3))}["request_review"]
+    assert not late.allowed and late.why == "The review window closed on 2 February 2026 (28 days after the decision)."
+    once = {**decided, "history": [{"action": "request_review"}, {"action": "decide"}]}
+    assert "already been held" in {a.name: a for a in for_case(once, officer, dt.date(2026, 1, 6))}["request_review"].why
+    assert all(not a.allowed and "Only an IFR officer" in a.why for a in for_case(decided, panel))

@@ -81,6 +81,10 @@ def test_a_request_from_submission_to_a_sent_letter_with_two_roles(browser, case
     officer.fill("#grounds", "The patient is a carer for her mother. She wants to return to work soon.")
     officer.check("#osteoarthritis-2")  # No
     assert serious(officer) == []
+    officer.click("#check")  # the eligibility checker's decision first; nothing recorded yet
+    officer.locator("#decision").wait_for()
+    assert reg.list_cases() == [] and officer.input_value("#grounds").startswith("The patient is a carer")
+    assert serious(officer) == []
     officer.click("#record-request")
     officer.locator("#notice").wait_for()
     ref = officer.locator("h1").inner_text().split()[1]

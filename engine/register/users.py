@@ -153,18 +153,24 @@ def get_user(reg: "Register", username: str) -> Account | None:
 
 
 def locked_until(reg: "Register", username: str) -> dt.datetime | None:
-    """When the lock-out ends, if `max_failures()` refusals in a row came within the lock period."""
-    since = now() - dt.timedelta(minutes=lock_minutes())
-    recent = [e for e in reg.entries((SIGNED_IN, REFUSED), since=since) if e.get("username") == username]
-    streak: list[dict[str, Any]] = []
+    """When the lock-out ends, if the last `max_failures()` sign-ins were all refused within one
+    lock period; None when the account may try now."""
+    period = dt.timedelta(minutes=lock_minutes())
+    recent = [e for e in reg.entries((SIGNED_IN, REFUSED), since=now() - 2 * period)
+              if e.get("username") == username]
+    streak: list[dt.datetime] = []
     for e in recent:
-        streak = [] if e["action"] == SIGNED_IN else streak + [e]
+        streak = [] if e["action"] == SIGNED_IN else streak + [_at(e["at"])]
     if len(streak) < max_failures():
         return None
-    last = dt.datetime.fromisoformat(streak[-1]["at"])
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=dt.timezone.utc)
-    return last + dt.timedelta(minutes=lock_minutes())
+    tail = streak[-max_failures():]
+    until = tail[-1] + period
+    return until if tail[-1] - tail[0] <= period and now() < until else None
+
+
+def _at(text: str) -> dt.datetime:
+    at = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
 
 
 def authenticate(reg: "Register", username: str, password: str) -> Account | None:

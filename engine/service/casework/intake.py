@@ -29,7 +29,7 @@ def choose_policy(request: Request) -> HTMLResponse:
 
 
 def _page(request: Request, account: Any, policy_id: str, values: Mapping[str, str], errors: Mapping[str, str],
-          status: int = 200) -> HTMLResponse:
+          status: int = 200, preview: Any = None) -> HTMLResponse:
     s = request.app.state.suite
     policy = s.policy(policy_id)
     try:  # the form of the version in force on the referral date, else of the newest version
@@ -37,12 +37,13 @@ def _page(request: Request, account: Any, policy_id: str, values: Mapping[str, s
     except (ValueError, InputError):
         rv = s.resolved(policy_id, policy.versions[-1].version)
     groups = forms.groups(rv, s.attributes, values, errors)
+    labels = {n: s.attributes[n].description for n in s.attributes.names()}
     own = [(k, errors[k]) for k in ("on", "grounds", "bundle", "record") if k in errors]
     error_list = [{"text": msg, "href": f"#{k}"} for k, msg in own] + [
         {"text": f.error, "href": f"#{f.name}"} for g in groups for f in g.fields if f.error]
     return render(request, "new_form.html", status, account, title=f"New request: {policy.title}", policy=policy,
                   groups=groups, group_heading="h3", values=values, errors=errors, error_list=error_list,
-                  error_count=len(error_list))
+                  error_count=len(error_list), d=preview, labels=labels, field_ids={}, letter=False)
 
 
 @router.get("/casework/new/{policy_id}", response_class=HTMLResponse)
@@ -105,6 +106,10 @@ async def record_request(request: Request, policy_id: str) -> Response:
     facts, errors, on = _read(request, policy_id, data, values, bundle)
     if bundle_error:
         errors["bundle"] = bundle_error
+    if "preview" in data:  # the eligibility check alone: nothing is recorded
+        errors.pop("grounds", None)
+        if not errors:
+            return _page(request, account, policy_id, values, {}, preview=_decision(request, policy_id, facts, on))
     if errors:
         return _page(request, account, policy_id, values, errors, 422)
     try:
@@ -116,6 +121,14 @@ async def record_request(request: Request, policy_id: str) -> Response:
     except InputError as exc:
         return _page(request, account, policy_id, values, {"record": str(exc.problems[0].message)}, 422)
     return RedirectResponse(f"/casework/cases/{out['ref']}?created=1", status_code=303)
+
+
+def _decision(request: Request, policy_id: str, facts: dict[str, Any], on: dt.date | None) -> Any:
+    from engine.language.decide import decide
+    from engine.language.patient import validate_patient
+
+    s = request.app.state.suite
+    return decide(s.select(policy_id, on=on), validate_patient(facts, s.attributes), on)
 
 
 def _date_or_none(text: str) -> dt.date | None:
