@@ -9,10 +9,10 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "duckdb": "cohort", "pyarrow": "cohort", "numpy": "cohort", "polars": "cohort",
     "z3": "smt",
     "weasyprint": "pdf",
-    "sqlalchemy": "register", "alembic": "register", "durable": "register",
+    "sqlalchemy": "register", "alembic": "register", "durable": "register", "holidays": "register",
     "psycopg": "postgres",
     "fastapi": "service", "starlette": "service", "uvicorn": "service", "multipart": "service",
-    "nhsuk_frontend_jinja": "service", "httpx": "service",
+    "nhsuk_frontend_jinja": "service", "httpx": "service", "argon2": "service", "itsdangerous": "service",
     "pyspark": "spark",
 }
 

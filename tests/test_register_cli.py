@@ -176,7 +176,7 @@ def test_workflow_events_and_signals_from_the_command_line(cli, monkeypatch):
     assert shown["decision"]["policy"]["version"] == "draft-2025"
     assert cli("case", "event", refs[0], "screen", "--note", "complete").returncode == 0
     r = cli("case", "event", refs[0], "screen")
-    assert r.returncode == 2 and "is screening: 'screen' is not allowed now (allowed: refer, screen_out, withdraw)" \
+    assert r.returncode == 2 and "is screening: 'screen' is not allowed now (allowed: refer, request_information, screen_out, withdraw)" \
         in r.stderr
     assert cli("case", "event", refs[0], "screen_out", "--note", "service development").returncode == 0
     assert json.loads(cli("case", "show", refs[0], "--format", "json").stdout)["history"][-1]["note"] == \

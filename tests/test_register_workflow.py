@@ -121,7 +121,11 @@ def test_working_days():
     assert workflow.working_days(mon, mon + dt.timedelta(days=7)) == 5      # next Monday
     assert workflow.working_days(dt.date(2026, 11, 28), dt.date(2026, 11, 30)) == 1  # Sat → Mon
     due = workflow.decision_due(mon)
-    assert due == mon + dt.timedelta(weeks=8) and workflow.working_days(mon, due) == 40
+    # 8 weeks of weekdays, plus Christmas Day, Boxing Day (observed Monday 28) and New Year's Day
+    assert due == dt.date(2027, 1, 21) and workflow.working_days(mon, due) == 40
+    assert workflow.working_days(dt.date(2026, 12, 24), dt.date(2026, 12, 29)) == 1  # Thu → Tue over Christmas
+    spring = dt.date(2026, 3, 2)  # Good Friday (3 April) and Easter Monday (6 April) fall in these 8 weeks
+    assert workflow.decision_due(spring) == spring + dt.timedelta(weeks=8, days=2)
 
 
 def test_service_development_signal(register, monkeypatch):

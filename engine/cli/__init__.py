@@ -18,6 +18,7 @@ from engine.cli import formulary_cmds  # noqa: E402,F401
 from engine.cli import report_cmds  # noqa: E402,F401
 from engine.cli import serve_cmds  # noqa: E402,F401
 from engine.cli import cohort_cmds  # noqa: E402,F401
+from engine.cli import user_cmds  # noqa: E402,F401
 
 
 def _stdout_is_a_pipe() -> bool:

@@ -33,7 +33,7 @@ def _stamp(rv: Any) -> dict[str, Any]:
 
 
 def _check_output(out: Optional[Path]) -> None:
-    from engine.language.errors import InputError
+    from engine.errors import InputError
 
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InputError.of("bad-option", f"{out}: the output must be a .csv or .parquet file")

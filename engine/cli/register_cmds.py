@@ -116,7 +116,7 @@ def case_decide(
 @case_app.command("event")
 def case_event(
     ref: str = typer.Argument(..., help="case reference"),
-    action: str = typer.Argument(..., help="screen, refer, screen_out, withdraw, request_review, close"),
+    action: str = typer.Argument(..., help="screen, refer, screen_out, request_information, information_received, withdraw, request_review, close"),
     note: Optional[str] = typer.Option(None, "--note", help="why (recorded with the event)"),
     fmt: Format = FormatOpt,
     policies: Optional[Path] = PoliciesOpt,

@@ -8,7 +8,7 @@ import json
 import logging
 from contextlib import contextmanager
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from engine.errors import InputError
 from engine.register import workflow
@@ -237,6 +237,48 @@ class Register:
         self._audit(s, actor, "case.transition", ref, summary, rows)
         return {"seq": ev.seq, "action": action, "from": ev.from_state, "to": t.target, "actor": actor,
                 "at": at.isoformat(), **{k: v for k, v in data.items() if k != "guard"}}
+
+    def record(self, actor: str, action: str, payload: dict[str, Any], *, case_ref: str | None = None,
+               write: "Callable[[Session], None] | None" = None) -> dict[str, Any]:
+        """An audited write outside the workflow (a letter sent, an account added, a sign-in):
+        `write` adds its rows in the same transaction as the one audit entry vouching for it.
+        The payload is for the chain: never patient facts, passwords or their hashes."""
+        with self._writing() as s:
+            if case_ref is not None:
+                self._case(s, case_ref)
+            if write is not None:
+                write(s)
+            entry = self._audit(s, actor, action, case_ref, payload)
+        log.info("recorded %s ref=%s", action, case_ref or "-")
+        return {"seq": entry.seq, "hash": entry.hash, "at": entry.at.isoformat()}
+
+    def entries(self, actions: "tuple[str, ...]", *, case_ref: str | None = None,
+                since: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Audit entries of some actions (oldest first), optionally for one case or since a time."""
+        from sqlalchemy import select
+
+        from engine.register.chain import plain
+        from engine.register.models import AuditEntry
+
+        q = select(AuditEntry).where(AuditEntry.action.in_(actions)).order_by(AuditEntry.seq)
+        if case_ref is not None:
+            q = q.where(AuditEntry.case_ref == case_ref)
+        if since is not None:
+            q = q.where(AuditEntry.at >= since)
+        with self.Session() as s:
+            rows = list(s.scalars(q))
+        return [plain({"seq": r.seq, "at": r.at, "actor": r.actor, "action": r.action, "case_ref": r.case_ref,
+                       "hash": r.hash, **{k: v for k, v in r.payload.items() if k != "rows"}}) for r in rows]
+
+    def head(self) -> str:
+        """The newest audit entry's hash (printed on letters, so the chain's tail can be checked later)."""
+        from sqlalchemy import select
+
+        from engine.register.models import AuditEntry
+
+        with self.Session() as s:
+            h = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+        return h or GENESIS
 
     # -- reading ---------------------------------------------------------------------------
     def show(self, ref: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The life of a request as a durable-rules statechart:
 
     submitted → screening → panel → decided → (review → decided) → closed
+                    ↕ more_information (asked of the clinician, back to screening)
 
 The register is the single source of truth. For every new event the chart is rebuilt by
 replaying the case's recorded events into a fresh session, then the new event is posted.
@@ -16,7 +17,9 @@ ints before posting (it compares numeric strings as text), and no `-m.attr` rule
 
 Deadlines are data, not timers: durable-rules timers live in one process's memory and a CLI
 process lives for a second, so the 40-working-day decision deadline (NHS England IFR SOP) and
-the review window are computed from recorded timestamps and posted with each event.
+the review window are computed from recorded timestamps and posted with each event. Working
+days leave out weekends and the England and Wales bank holidays (the `holidays` package,
+subdivision ENG, which tracks the proclamations; never a hand-kept list).
 """
 from __future__ import annotations
 
@@ -24,13 +27,14 @@ import datetime as dt
 import threading
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
 from engine.errors import InputError
 
-CHART = "cpe_ifr_workflow_v1"
-STATES = ("submitted", "screening", "panel", "decided", "review", "closed")
-OPEN_STATES = ("submitted", "screening", "panel", "review")
+CHART = "cpe_ifr_workflow_v2"  # v2: the more_information state
+STATES = ("submitted", "screening", "more_information", "panel", "decided", "review", "closed")
+OPEN_STATES = ("submitted", "screening", "more_information", "panel", "review")
 DECISION_WORKING_DAYS = 40
 
 
@@ -62,6 +66,11 @@ def _transitions() -> tuple[Transition, ...]:
         Transition("screening", "screen_out", "closed", officer,
                    meaning="not for the panel (routinely commissioned, another commissioner, service development)"),
         Transition("screening", "withdraw", "closed", officer, meaning="the requester withdraws"),
+        Transition("screening", "request_information", "more_information", officer,
+                   meaning="something the decision needs is missing: it is asked of the clinician"),
+        Transition("more_information", "information_received", "screening", officer,
+                   meaning="the clinician's answer arrived: screening resumes"),
+        Transition("more_information", "withdraw", "closed", officer, meaning="the requester withdraws"),
         Transition("panel", "decide", "decided", panel, (("working_days_open", "<=", DECISION_WORKING_DAYS),),
                    (("late", False),), "the panel decides within 40 working days"),
         Transition("panel", "decide", "decided", panel, (("working_days_open", ">", DECISION_WORKING_DAYS),),
@@ -92,25 +101,40 @@ def roles_for(action: str) -> set[str]:
     return {r for t in TRANSITIONS if t.action == action for r in t.roles}
 
 
+def _bank_holidays(years: Iterable[int]) -> Any:
+    """England and Wales bank holidays (substitute days included) from the `holidays` package."""
+    return _bank_holidays_in(tuple(years))
+
+
+@lru_cache(maxsize=32)
+def _bank_holidays_in(years: tuple[int, ...]) -> Any:
+    import holidays
+
+    return holidays.country_holidays("GB", subdiv="ENG", years=list(years))
+
+
+def is_working_day(day: dt.date, bank: Any = None) -> bool:
+    bank = bank if bank is not None else _bank_holidays([day.year])
+    return day.weekday() < 5 and day not in bank
+
+
 def working_days(start: dt.date, end: dt.date) -> int:
-    """Weekdays after `start` up to and including `end` (bank holidays are not counted out)."""
+    """Working days after `start` up to and including `end`: weekdays that are not England and
+    Wales bank holidays."""
     if end <= start:
         return 0
-    days = (end - start).days
-    weeks, rest = divmod(days, 7)
-    count = weeks * 5
-    for i in range(1, rest + 1):
-        if (start + dt.timedelta(days=weeks * 7 + i)).weekday() < 5:
-            count += 1
-    return count
+    bank = _bank_holidays(range(start.year, end.year + 1))
+    return sum(1 for i in range(1, (end - start).days + 1)
+               if is_working_day(start + dt.timedelta(days=i), bank))
 
 
 def decision_due(submitted: dt.date) -> dt.date:
     """The day the 40th working day after submission falls on."""
+    bank = _bank_holidays(range(submitted.year, submitted.year + 2))
     day, n = submitted, 0
     while n < DECISION_WORKING_DAYS:
         day += dt.timedelta(days=1)
-        if day.weekday() < 5:
+        if is_working_day(day, bank):
             n += 1
     return day
 

@@ -36,6 +36,10 @@ def create_app(policies: Path | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(cds.router)
     _include_register(app)
+    # IFR casework pages: their router, signed-cookie session middleware and refusal pages
+    from engine.service.casework import install as install_casework
+
+    install_casework(app)
     app.include_router(pages.router)
     app.mount("/assets", StaticFiles(directory=HERE / "static"), name="assets")
     app.add_api_route("/docs", lambda: pages.page("api_docs.html", title=app.title), include_in_schema=False)

@@ -58,7 +58,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 class EventIn(BaseModel):
-    action: str = Field(description="screen, refer, screen_out, withdraw, request_review or close")
+    action: str = Field(description="screen, refer, screen_out, request_information, information_received, withdraw, request_review or close")
     note: Optional[str] = None
 
 
