@@ -83,19 +83,11 @@ def badge_style(status: dict[str, Any]) -> str:
     return f"background-color: #ffffff; color: #212b32; border-color: {colour}; border-left: 16px solid {colour};"
 
 
-_LOADED: dict[str, Any] = {}
-
-
 def validated():
     """The validated formulary (criteria trees included), loaded once per change of its files."""
-    from engine.formulary.entries import formulary_dir, load_formulary
-    from engine.formulary.lookup import cache_key
+    from engine.formulary.lookup import validated as loaded
 
-    key = cache_key(formulary_dir())
-    if key not in _LOADED:
-        _LOADED.clear()
-        _LOADED[key] = load_formulary()
-    return _LOADED[key]
+    return loaded()
 
 
 def restriction(entry_id: str) -> tuple[Any, Any] | None:
