@@ -11,10 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from engine.register.keys import Keyring
+from typing import Any
 
 GENESIS = "0" * 64
 
@@ -57,9 +54,9 @@ def entry_content(entry: Any) -> dict[str, Any]:
     return data
 
 
-def entry_hash(entry: Any, keys: "Keyring") -> str:
-    """The hash an audit entry must carry: HMAC-SHA256, under the key its payload names, of its
-    content. Without the key (kept outside the database) nobody can recompute it."""
+def entry_hash(entry: Any, keys: Any) -> str:
+    """The hash an audit entry must carry: HMAC-SHA256 (`keys`, an engine.register.keys.Keyring),
+    under the key its payload names, of its content. Without the key (kept outside the database) nobody can recompute it."""
     return keys.mac(entry.payload["key"], entry_content(entry))
 
 
