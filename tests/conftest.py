@@ -12,6 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def register_secrets(tmp_path_factory, monkeypatch):
+    """Each test its own register key and checkpoint file (outside any database), so no test
+    writes the user's and no test sees another's anchors (subprocesses inherit them)."""
+    where = tmp_path_factory.mktemp("register-secrets")
+    monkeypatch.setenv("CPE_REGISTER_KEY_FILE", str(where / "register.key"))
+    monkeypatch.setenv("CPE_REGISTER_CHECKPOINTS", str(where / "checkpoints.jsonl"))
+    monkeypatch.delenv("CPE_REGISTER_KEY", raising=False)
+    return where
+
+
 @pytest.fixture(scope="session")
 def suite():
     from engine.language.suite import Suite

@@ -38,7 +38,7 @@ def test_new_case_records_the_contract_decision_and_chains(register, suite):
         entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
         ev = s.scalars(select(Evaluation)).first()
     assert entries[0].prev_hash == GENESIS and entries[1].prev_hash == entries[0].hash
-    assert all(entry_hash(e) == e.hash for e in entries)
+    assert all(entry_hash(e, register.keys) == e.hash for e in entries)
     assert (ev.policy_id, ev.version, ev.digest) == ("breast-implant-removal", rv.label, rv.digest)
     assert ev.engine_version
 
@@ -137,8 +137,9 @@ def test_verify_reports_a_changed_policy_file(db_url, tmp_path):
 
 
 def test_a_consistently_forged_chain_is_still_caught_by_re_evaluation(register):
-    """A forger with the database who rewrites a decision AND recomputes every hash after it
-    passes the chain check; re-evaluating the recorded facts still exposes the forgery."""
+    """A forger with the database AND the key who rewrites a decision and recomputes every hash
+    after it passes the chain check; the checkpoint outside the database and re-evaluating the
+    recorded facts still expose the forgery (without the key, see test_register_forgery)."""
     from engine.register.models import AuditEntry, Evaluation
 
     _case(register)
@@ -161,11 +162,13 @@ def test_a_consistently_forged_chain_is_still_caught_by_re_evaluation(register):
                 e.payload = {**e.payload, "outcome": "not_eligible", "route": "ifr",
                              "rows": {**e.payload["rows"], "evaluations": {"1": new_row_hash}}}
             e.prev_hash = prev
-            e.hash = entry_hash(e)
+            e.hash = entry_hash(e, register.keys)
             prev = e.hash
     rep = verify(register)
-    assert [f.record for f in rep.findings] == ["case IFR-000001 evaluation 1 (breast-implant-removal 2018-07-01)"]
-    assert "recorded not_eligible/ifr, now eligible/routine" in rep.findings[0].problem
+    assert [f.record for f in rep.findings] == ["audit entry #1",
+                                                "case IFR-000001 evaluation 1 (breast-implant-removal 2018-07-01)"]
+    assert "differs from checkpoint line 1" in rep.findings[0].problem
+    assert "recorded not_eligible/ifr, now eligible/routine" in rep.findings[1].problem
 
 
 def test_head_hash_can_be_anchored(register):

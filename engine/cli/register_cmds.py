@@ -170,12 +170,22 @@ def register_verify(
         print_json(rep.to_json())
     elif rep.ok:
         print_lines([("", f"register intact: {rep.entries} audit entries, {rep.evaluations} decisions re-evaluated "
-                          f"the same; head {rep.head}")])
+                          f"the same; head {rep.head}"), ("", _checked_against(rep))])
     else:
         print_lines([("bold", f"register NOT intact: first bad record: {rep.findings[0]}")]
-                    + [("", f"  {f}") for f in rep.findings[1:]])
+                    + [("", f"  {f}") for f in rep.findings[1:]] + [("", _checked_against(rep))])
     if not rep.ok:
         raise typer.Exit(VERIFY_FAILED)
+
+
+def _checked_against(rep) -> str:  # noqa: ANN001
+    """Which checkpoint (outside the database) the chain was checked against."""
+    c = rep.checkpoint
+    if c is None:
+        return "checked against no checkpoint (none is valid)" if rep.entries else "no entries, no checkpoint"
+    tail = f"; {rep.unanchored} newer entries not yet anchored" if rep.unanchored else ""
+    return (f"checked against checkpoint line {c['line']} of {c['file']}: entry #{c['seq']} {c['hash'][:16]}… "
+            f"at {c['at']} (key {c['key']}){tail}")
 
 
 def _head_present(reg, head: str) -> bool:  # noqa: ANN001

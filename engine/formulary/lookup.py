@@ -390,14 +390,30 @@ def answer(query: str, indication: str | None = None, formulary: str | Path | No
     return out
 
 
+_VALIDATED: dict[str, tuple[str, Any]] = {}  # folder → (cache key, Formulary)
+
+
+def validated(formulary: str | Path | None = None) -> "Any":
+    """The validated Formulary (criteria trees included), loaded once per change of its files: a
+    patient check per request must not re-parse the YAML (it cost ~100 ms a CDS Hooks call)."""
+    from engine.formulary.entries import formulary_dir, load_formulary
+
+    folder = formulary_dir(formulary)
+    key, where = cache_key(folder), str(folder.resolve())
+    memo = _VALIDATED.get(where)
+    if memo is None or memo[0] != key:
+        memo = _VALIDATED[where] = (key, load_formulary(folder))
+    return memo[1]
+
+
 def patient_check(matches: Iterable[Match], facts: dict[str, Any],
                   formulary: str | Path | None = None) -> list[Match]:
     """The matches with `patient` set: does this (validated) patient meet each entry's restriction?"""
     from dataclasses import replace
 
-    from engine.formulary.entries import decide_entry, load_formulary
+    from engine.formulary.entries import decide_entry
 
-    f = load_formulary(formulary)
+    f = validated(formulary)
     by_id = {e.id: e for e in f.entries}
     out = []
     for m in matches:

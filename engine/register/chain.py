@@ -1,9 +1,10 @@
 """Canonical JSON and the hash chain.
 
-A row's hash is sha256 over the canonical JSON (sorted keys, no spaces, UTF-8, timestamps
-as UTC ISO-8601) of the row including the previous row's hash, so changing, removing or
-reordering any row breaks every hash after it. Domain rows are vouched for by their own
-hash, recorded in the audit entry that created them.
+An audit entry's hash is an HMAC-SHA256 (engine.register.keys) over the canonical JSON (sorted
+keys, no spaces, UTF-8, timestamps as UTC ISO-8601) of the entry including the previous
+entry's hash, so changing, removing or reordering any entry breaks every hash after it, and
+only a holder of the key can write a valid one. Domain rows are vouched for by their own
+sha256, recorded in the audit entry that created them.
 """
 from __future__ import annotations
 
@@ -46,11 +47,17 @@ def row_hash(row: Any) -> str:
     return sha256(row_data(row))
 
 
-def entry_hash(entry: Any) -> str:
-    """The hash an audit entry must carry: everything in the row but the hash itself."""
+def entry_content(entry: Any) -> dict[str, Any]:
+    """What an audit entry's MAC covers: every column but the hash itself (payload.key included)."""
     data = row_data(entry)
     data.pop("hash", None)
-    return sha256(data)
+    return data
+
+
+def entry_hash(entry: Any, keys: Any) -> str:
+    """The hash an audit entry must carry: HMAC-SHA256 (`keys`, an engine.register.keys.Keyring),
+    under the key its payload names, of its content. Without the key (kept outside the database) nobody can recompute it."""
+    return keys.mac(entry.payload["key"], entry_content(entry))
 
 
 def now() -> dt.datetime:

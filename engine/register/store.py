@@ -8,6 +8,7 @@ import json
 import logging
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from engine.errors import InputError
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from engine.language.suite import Suite
+    from engine.register.keys import Keyring
 
 log = logging.getLogger("cpe.register")  # refs, actions and outcomes only: never facts or identifiers
 
@@ -45,9 +47,11 @@ def _as_date(value: dt.datetime) -> dt.date:
 class Register:
     """One register database. Opening it brings its schema up to date."""
 
-    def __init__(self, url: str | None = None, suite: "Suite | None" = None):
+    def __init__(self, url: str | None = None, suite: "Suite | None" = None, keys: "Keyring | None" = None,
+                 checkpoints: Path | None = None):
         from sqlalchemy.orm import sessionmaker
 
+        from engine.register import checkpoint
         from engine.register.db import database_url, make_engine, migrate
 
         self.url = database_url(url)
@@ -55,6 +59,25 @@ class Register:
         migrate(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         self._suite = suite
+        self._keys = keys
+        self.checkpoints = checkpoints or checkpoint.file_for(self.url)
+
+    @property
+    def keys(self) -> "Keyring":
+        """The signing keys (outside the database); made on the first write if none is configured."""
+        if self._keys is None:
+            from engine.register.keys import load
+
+            self._keys = load(create=True)
+        return self._keys
+
+    def verify_keys(self) -> "Keyring | None":
+        """The keys to check the chain with, never made up: None when none is configured."""
+        if self._keys is None:
+            from engine.register.keys import load
+
+            self._keys = load(create=False)
+        return self._keys
 
     @property
     def suite(self) -> "Suite":
@@ -78,9 +101,16 @@ class Register:
     def _writing(self) -> Iterator["Session"]:
         from engine.register.db import lock_chain
 
+        keys = self.keys  # before the lock: a missing or bad key fails without writing
         with self.Session.begin() as s:
             lock_chain(s.connection())
+            s.info["keys"] = keys
             yield s
+        head = s.info.get("head")
+        if head:  # committed: anchor the new head outside the database before acknowledging
+            from engine.register import checkpoint
+
+            checkpoint.append(self.checkpoints, keys, *head)
 
     def _audit(self, s: "Session", actor: str, action: str, case_ref: str | None, payload: dict[str, Any],
                rows: list[Any] = ()) -> Any:
@@ -94,12 +124,14 @@ class Register:
             pk = r.__mapper__.primary_key_from_instance(r)[0]
             vouched.setdefault(r.__tablename__, {})[str(pk)] = row_hash(r)
         head = s.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+        keys = s.info["keys"]
         entry = AuditEntry(seq=(head.seq + 1) if head else 1, at=now(), actor=actor, action=action,
-                           case_ref=case_ref, payload={**payload, "rows": vouched},
+                           case_ref=case_ref, payload={**payload, "rows": vouched, "key": keys.active},
                            prev_hash=head.hash if head else GENESIS)
-        entry.hash = entry_hash(entry)
+        entry.hash = entry_hash(entry, keys)
         s.add(entry)
         s.flush()
+        s.info["head"] = (entry.seq, entry.hash)
         return entry
 
     def _case(self, s: "Session", ref: str) -> Any:
@@ -356,4 +388,4 @@ class Register:
         with self.Session() as s:
             rows = list(s.scalars(select(AuditEntry).where(AuditEntry.action == SIGNAL).order_by(AuditEntry.seq)))
         return [plain({"seq": r.seq, "at": r.at, "case_ref": r.case_ref,
-                       **{k: v for k, v in r.payload.items() if k != "rows"}}) for r in rows]
+                       **{k: v for k, v in r.payload.items() if k not in ("rows", "key")}}) for r in rows]

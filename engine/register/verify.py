@@ -1,13 +1,16 @@
 """`cpe register verify`: is the audit trail intact, and does every recorded decision still come
 out the same under the rules recorded with it?
 
-Three checks, in this order, each naming the record at fault:
+Four checks, in this order, each naming the record at fault:
 1. the chain: sequence numbers 1..n without gaps, each prev_hash the hash before it, each hash
-   recomputed from its row;
-2. the rows: every case, evaluation, panel decision and workflow event hashes to the value its
+   the HMAC of its row under the register key (kept outside the database, engine.register.keys);
+2. the anchor: the chain agrees with every signed checkpoint outside the database
+   (engine.register.checkpoint), so entries deleted from its end, or a chain rewritten from
+   some point on, show even when what is left is self-consistent;
+3. the rows: every case, evaluation, panel decision and workflow event hashes to the value its
    audit entry recorded (so an edit made behind the triggers' back shows), and nothing is
    missing or unvouched;
-3. the decisions: each evaluation's policy version still resolves to the recorded digest (if
+4. the decisions: each evaluation's policy version still resolves to the recorded digest (if
    not, the policy file changed) and re-deciding the recorded facts gives the recorded JSON.
 """
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
-from engine.register.chain import GENESIS, canonical_json, entry_hash, row_hash
+from engine.register.chain import GENESIS, canonical_json, entry_content, row_hash
 
 if TYPE_CHECKING:
     from engine.register.store import Register
@@ -37,6 +40,8 @@ class Report:
     head: str = GENESIS
     evaluations: int = 0
     findings: list[Finding] = field(default_factory=list)
+    checkpoint: dict[str, Any] | None = None  # the newest checkpoint the chain was checked against
+    unanchored: int = 0  # entries newer than that checkpoint (a write cut short before anchoring)
 
     @property
     def ok(self) -> bool:
@@ -44,7 +49,8 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "audit_entries": self.entries, "head": self.head,
-                "evaluations_checked": self.evaluations,
+                "evaluations_checked": self.evaluations, "checkpoint": self.checkpoint,
+                "unanchored_entries": self.unanchored,
                 "first_bad_record": str(self.findings[0]) if self.findings else None,
                 "problems": [{"record": f.record, "problem": f.problem} for f in self.findings]}
 
@@ -58,24 +64,16 @@ def verify(reg: "Register") -> Report:
     with reg.Session() as s:
         entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
         rows = {t: list(s.scalars(select(m))) for t, m in AUDITED.items()}
-    # 1. the chain
-    prev = GENESIS
-    vouched: dict[str, dict[str, tuple[str, int]]] = {t: {} for t in AUDITED}
-    for i, e in enumerate(entries, start=1):
-        name = f"audit entry #{e.seq}"
-        if e.seq != i:
-            rep.findings.append(Finding(name, f"expected sequence number {i}: an entry is missing or inserted"))
-        if e.prev_hash != prev:
-            rep.findings.append(Finding(name, "prev_hash does not match the entry before it: the chain is broken"))
-        if entry_hash(e) != e.hash:
-            rep.findings.append(Finding(name, f"{e.action} for {e.case_ref or '-'} was altered after it was "
-                                              "written (its hash no longer matches its content)"))
-        prev = e.hash
-        for table, by_pk in (e.payload.get("rows") or {}).items() if isinstance(e.payload, dict) else ():
-            for pk, h in by_pk.items():
-                vouched.setdefault(table, {})[pk] = (h, e.seq)
-    rep.entries, rep.head = len(entries), prev
-    # 2. the rows the chain vouches for
+    keys = reg.verify_keys()
+    if keys is None and (entries or reg.checkpoints.exists()):
+        from engine.register.keys import ENV_FILE, ENV_KEY, default_file
+
+        raise InputError.of("no-register-key", f"no register key to check the chain with: set {ENV_KEY} or "
+                                               f"{ENV_FILE} (default {default_file()})")
+    vouched = _check_chain(entries, keys, rep)
+    if keys is not None:
+        _check_anchor(reg.checkpoints, keys, entries, rep)
+    # 3. the rows the chain vouches for
     for table, found in rows.items():
         seen = set()
         for r in found:
@@ -90,7 +88,7 @@ def verify(reg: "Register") -> Report:
         for pk, (_, seq) in vouched.get(table, {}).items():
             if pk not in seen:
                 rep.findings.append(Finding(f"{table} row {pk}", f"recorded by audit entry #{seq} but deleted"))
-    # 3. the decisions
+    # 4. the decisions
     cases = {c.ref: c for c in rows["cases"]}
     for ev in sorted(rows["evaluations"], key=lambda r: r.id):
         rep.evaluations += 1
@@ -102,6 +100,59 @@ def verify(reg: "Register") -> Report:
         if problem:
             rep.findings.append(Finding(name, problem))
     return rep
+
+
+def _check_chain(entries: list[Any], keys: Any, rep: Report) -> dict[str, dict[str, tuple[str, int]]]:
+    """1. Sequence, links and MACs; returns what each entry vouches for: table → pk → (hash, seq)."""
+    from engine.register.models import AUDITED
+
+    prev = GENESIS
+    vouched: dict[str, dict[str, tuple[str, int]]] = {t: {} for t in AUDITED}
+    for i, e in enumerate(entries, start=1):
+        name = f"audit entry #{e.seq}"
+        if e.seq != i:
+            rep.findings.append(Finding(name, f"expected sequence number {i}: an entry is missing or inserted"))
+        if e.prev_hash != prev:
+            rep.findings.append(Finding(name, "prev_hash does not match the entry before it: the chain is broken"))
+        payload = e.payload if isinstance(e.payload, dict) else {}
+        why = keys.check(payload.get("key"), entry_content(e), e.hash)
+        if why:
+            rep.findings.append(Finding(name, f"{e.action} for {e.case_ref or '-'} {why}"))
+        prev = e.hash
+        for table, by_pk in (payload.get("rows") or {}).items():
+            for pk, h in by_pk.items():
+                vouched.setdefault(table, {})[pk] = (h, e.seq)
+    rep.entries, rep.head = len(entries), prev
+    return vouched
+
+
+def _check_anchor(path: Any, keys: Any, entries: list[Any], rep: Report) -> None:
+    """2. The chain against the signed checkpoints outside the database."""
+    from engine.register.checkpoint import read
+
+    good, bad = read(path, keys)
+    for line, why in bad:
+        rep.findings.append(Finding(f"checkpoint line {line} of {path}", why))
+    if not good:
+        if entries:
+            rep.findings.append(Finding(f"audit entry #{entries[-1].seq}", f"no checkpoint in {path} vouches for the "
+                                        "chain: the checkpoint file is missing, emptied, or not this register's"))
+        return
+    newest = max(good, key=lambda c: c.seq)
+    rep.checkpoint, rep.unanchored = newest.to_json(path), max(0, len(entries) - newest.seq)
+    by_seq = {e.seq: e.hash for e in entries}
+    worst: list[Finding] = []
+    for c in sorted(good, key=lambda c: c.seq):
+        if c.seq not in by_seq:
+            worst.append(Finding(f"audit entry #{len(entries) + 1}", f"is gone: checkpoint line {c.line} of {path} "
+                                 f"({c.at}) records entry #{c.seq} but the chain ends at #{len(entries)}: entries "
+                                 "were removed from its end"))
+            break
+        if by_seq[c.seq] != c.hash:
+            worst.append(Finding(f"audit entry #{c.seq}", f"differs from checkpoint line {c.line} of {path} "
+                                 f"({c.at}): the chain was rewritten from here or before"))
+            break
+    rep.findings.extend(worst)
 
 
 def _row_name(table: str, r: Any, pk: str) -> str:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from engine.errors import InputError
 from engine.service import schemas
 from engine.service.errors import read_json
+from engine.service.pools import on_cpu
 from engine.language.suite import Suite
 
 router = APIRouter()
@@ -82,7 +83,8 @@ async def evaluate(request: Request, policy_id: str,
                                                                "version in force then")) -> JSONResponse:
     """Decide one patient (a mapping of attribute to value, or a FHIR R4 Bundle) under one policy version."""
     body = await read_json(request)
-    return JSONResponse(evaluate_json(suite_of(request), policy_id, body, version, parse_day(on)))
+    out = await on_cpu(evaluate_json, suite_of(request), policy_id, body, version, parse_day(on))
+    return JSONResponse(out)
 
 
 @router.get("/api/medicines", response_model=None, tags=["medicines"],

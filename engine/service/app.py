@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import ClientDisconnect
 
 from engine.errors import InputError
 from engine.service import errors, schemas
@@ -21,8 +22,11 @@ def create_app(policies: Path | None = None) -> FastAPI:
     from engine.service import api, cds, pages
     from engine.service.feedback import FeedbackStore
 
+    from engine.service import security
+
     # /docs is served from vendored Swagger UI files (static/swagger), never from a CDN; no ReDoc.
     app = FastAPI(title="Commissioning policy engine", version=_version(), docs_url=None, redoc_url=None,
+                  max_body_size=security.max_body(),
                   description="NHS commissioning policies and the medicines formulary as rules: "
                               "eligibility decisions, RAG look-up and CDS Hooks for prescribing systems.")
     app.state.suite = Suite(policies)
@@ -30,6 +34,11 @@ def create_app(policies: Path | None = None) -> FastAPI:
     # CDS Hooks clients call from the browser (the spec requires CORS); nothing here uses cookies.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"])
+    # Defences on every response (CSP, framing, sniffing, referrer); the body limit's 413 and a
+    # client hanging up mid-body in the service's terms (max_body_size is set above).
+    app.add_middleware(security.SecurityHeaders)
+    app.add_exception_handler(413, security.on_body_too_large)
+    app.add_exception_handler(ClientDisconnect, security.on_client_disconnect)
     app.add_exception_handler(InputError, errors.on_input_error)
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(405, errors.on_method_not_allowed)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from engine.errors import InputError
 from engine.service import schemas
 from engine.service.errors import error_body, read_json
+from engine.service.pools import on_cpu
 
 router = APIRouter(tags=["cds-hooks"])
 
@@ -144,8 +145,8 @@ async def call_service(request: Request, service_id: str) -> JSONResponse:
     from engine.service.cards import cards_for
 
     base = str(request.base_url).rstrip("/")
-    cards = cards_for(hook.context, hook.prefetch or {}, request.app.state.suite, base, dt.date.today(),
-                      hook.extension)
+    cards = await on_cpu(cards_for, hook.context, hook.prefetch or {}, request.app.state.suite, base,
+                         dt.date.today(), hook.extension)
     for c in cards:
         request.app.state.feedback.issued(service_id, c)
     return JSONResponse({"cards": cards})

@@ -83,19 +83,22 @@ def badge_style(status: dict[str, Any]) -> str:
     return f"background-color: #ffffff; color: #212b32; border-color: {colour}; border-left: 16px solid {colour};"
 
 
-_LOADED: dict[str, Any] = {}
+def badge_class(status: dict[str, Any]) -> str:
+    """The classes of a status badge; its colours come from `status_css` (no inline styles, so the
+    pages' Content-Security-Policy needs no 'unsafe-inline')."""
+    return "cpe-status cpe-status--" + re.sub(r"[^A-Za-z0-9_-]", "-", str(status.get("id", "unknown")))
+
+
+def status_css() -> str:
+    """A rule per status of the formulary, in its own colours (see `badge_style`)."""
+    return "".join(f".{badge_class(s).split()[-1]} {{ {badge_style(s)} }}\n" for s in statuses())
 
 
 def validated():
     """The validated formulary (criteria trees included), loaded once per change of its files."""
-    from engine.formulary.entries import formulary_dir, load_formulary
-    from engine.formulary.lookup import cache_key
+    from engine.formulary.lookup import validated as loaded
 
-    key = cache_key(formulary_dir())
-    if key not in _LOADED:
-        _LOADED.clear()
-        _LOADED[key] = load_formulary()
-    return _LOADED[key]
+    return loaded()
 
 
 def restriction(entry_id: str) -> tuple[Any, Any] | None:

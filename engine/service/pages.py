@@ -214,19 +214,27 @@ def _formulary_name() -> str:
 
 @router.get("/medicines", response_class=HTMLResponse)
 def medicines_page(q: str = "", indication: str = "") -> HTMLResponse:
-    from engine.service.medicines import badge_style, statuses
+    from engine.service.medicines import badge_class, statuses
 
     return page("medicines.html", title=f"Medicine look-up{': ' + q if q else ''}", section="medicines",
-                statuses=statuses(), badge_style=badge_style, formulary_name=_formulary_name(),
+                statuses=statuses(), badge_class=badge_class, formulary_name=_formulary_name(),
                 **_results_context(q, indication))
 
 
 @router.get("/medicines/results", response_class=HTMLResponse)
 def medicines_results(q: str = "", indication: str = "") -> HTMLResponse:
     """The results fragment, for search as you type."""
-    from engine.service.medicines import badge_style
+    from engine.service.medicines import badge_class
 
-    return page("_results.html", badge_style=badge_style, **_results_context(q, indication))
+    return page("_results.html", badge_class=badge_class, **_results_context(q, indication))
+
+
+@router.get("/formulary-status.css")
+def status_stylesheet() -> Response:
+    """The formulary's status colours as classes (the pages carry no inline styles)."""
+    from engine.service.medicines import status_css
+
+    return Response(status_css(), media_type="text/css", headers={"cache-control": "no-cache"})
 
 
 @router.get("/medicines/{entry_id}", response_class=HTMLResponse)
@@ -283,7 +291,7 @@ async def medicine_check(request: Request, entry_id: str) -> HTMLResponse:
 def _medicine_page(request: Request, m: Any, rows: list, values: Mapping[str, str] | None = None,
                    errors: Mapping[str, str] | None = None, check: Any = None, status: int = 200) -> HTMLResponse:
     """The entry's page; with criteria, a form to check one patient against its restriction."""
-    from engine.service.medicines import badge_style, restriction
+    from engine.service.medicines import badge_class, restriction
 
     j = m.to_json()
     e, _ = restriction(m.id) or (None, None)
@@ -292,5 +300,5 @@ def _medicine_page(request: Request, m: Any, rows: list, values: Mapping[str, st
         groups = forms.groups(_as_version(e), _suite(request).attributes, values, errors)
     error_list = [{"text": f.error, "href": f"#{f.name}"} for g in groups for f in g.fields if f.error]
     return page("medicine.html", status, title=j["medicine"].capitalize(), section="medicines",
-                badge_style=badge_style, m={**j, "status_info": m.status, "formulary": m.formulary.get("name")},
+                badge_class=badge_class, m={**j, "status_info": m.status, "formulary": m.formulary.get("name")},
                 rows=rows, groups=groups, check=check, error_list=error_list, error_count=len(error_list))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from engine.errors import InputError
 from engine.register import auth, workflow
 from engine.service.errors import input_error_response
+from engine.service.pools import on_writer
 
 log = logging.getLogger("cpe.register.api")
 router = APIRouter(tags=["register"])
@@ -132,14 +133,14 @@ def _guarded(request: Request, roles: frozenset[str] | set[str] | None, what: st
 
 
 @router.post("/api/cases", status_code=201, responses=_errors(422), summary="Record an IFR and the engine's decision (ifr_officer)")
-def create_case(body: CaseIn, request: Request) -> Any:
+async def create_case(body: CaseIn, request: Request) -> Any:
     def go(who: auth.Principal) -> Any:
         out = _register(request).new_case(body.policy_id, body.patient, on=_date(body.on), version=body.version,
                                           grounds=body.grounds, requester=body.requester or who.name,
                                           actor=who.actor, patient_ref=body.patient_ref)
         log.info("register api: %s created %s", who.name, out["ref"])
         return JSONResponse(out, status_code=201)
-    return _guarded(request, auth.CREATE, "create cases", go)
+    return await on_writer(_guarded, request, auth.CREATE, "create cases", go)
 
 
 @router.get("/api/cases", responses=_errors(422), summary="List cases (any role)")
@@ -153,7 +154,7 @@ def show_case(ref: str, request: Request) -> Any:
 
 
 @router.post("/api/cases/{ref}/events", responses=_errors(404, 409, 422), summary="Move a case through the workflow (ifr_officer)")
-def post_event(ref: str, body: EventIn, request: Request) -> Any:
+async def post_event(ref: str, body: EventIn, request: Request) -> Any:
     def go(who: auth.Principal) -> Any:
         if body.action == "decide":
             raise InputError.of("bad-request", "post panel decisions to /api/cases/{ref}/decision")
@@ -162,16 +163,16 @@ def post_event(ref: str, body: EventIn, request: Request) -> Any:
         out = _register(request).transition(ref, body.action, actor=who.actor, note=body.note)
         log.info("register api: %s %s %s", who.name, body.action, ref)
         return out
-    return _guarded(request, None, "", go)
+    return await on_writer(_guarded, request, None, "", go)
 
 
 @router.post("/api/cases/{ref}/decision", responses=_errors(404, 409, 422), summary="Record the panel's decision (panel)")
-def post_decision(ref: str, body: DecisionIn, request: Request) -> Any:
+async def post_decision(ref: str, body: DecisionIn, request: Request) -> Any:
     def go(who: auth.Principal) -> Any:
         out = _register(request).transition(ref, "decide", actor=who.actor, outcome=body.outcome, reason=body.reason)
         log.info("register api: %s decided %s", who.name, ref)
         return out
-    return _guarded(request, workflow.roles_for("decide"), "record panel decisions", go)
+    return await on_writer(_guarded, request, workflow.roles_for("decide"), "record panel decisions", go)
 
 
 @router.get("/api/register/verify", responses=_errors(), summary="Verify the audit chain and re-evaluate every decision (admin)")
