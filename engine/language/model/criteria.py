@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from engine.language.model.values import Number
+
 Provenance = Literal["seed", "public", "comparator"]
 Scalar = Union[bool, int, float, str]
 
@@ -83,8 +85,8 @@ class Compare(_Node):
     attr: str
     op: str
     value: Scalar | tuple[Scalar, ...] | None = None
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
     inclusive: Literal["both", "neither", "min", "max"] = "both"
 
     @field_validator("op")
