@@ -52,7 +52,15 @@ def print_lines(lines: list[tuple[str, str]]) -> None:
 
     console = Console(highlight=False, soft_wrap=True)
     for style, text in lines:
-        console.print(Text(text, style=style or ""))
+        console.print(Text(terminal_safe(text), style=style or ""))
+
+
+def terminal_safe(text: str) -> str:
+    """Text from data (IFR grounds, reasons, names) as inert characters: escape sequences and
+    other control characters are shown escaped, never sent to the terminal (newlines and tabs stay)."""
+    from engine.language.errors import printable
+
+    return "\n".join("\t".join(printable(part) for part in line.split("\t")) for line in str(text).split("\n"))
 
 
 def parse_on(on: Optional[str]) -> Optional[dt.date]:

@@ -47,6 +47,9 @@ def case_new(
     grounds: Optional[str] = typer.Option(None, "--grounds", help="the stated grounds for exceptionality"),
     requester: Optional[str] = typer.Option(None, "--requester", help="who asks (default: you)"),
     patient_ref: Optional[str] = typer.Option(None, "--patient-ref", help="a local patient reference (never logged)"),
+    idempotency_key: Optional[str] = typer.Option(
+        None, "--idempotency-key", help="a key of your own for this request: run again with the same key (after a "
+                                        "crash or a timeout), it shows the case it created instead of a new one"),
     fmt: Format = FormatOpt,
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
@@ -59,7 +62,10 @@ def case_new(
     with _register(policies) as reg:
         facts = read_patient(patient, reg.suite.attributes)
         out = reg.new_case(policy_id, facts, on=parse_on(on), version=version, grounds=grounds,
-                           requester=requester, actor=_actor(), patient_ref=patient_ref, validated=True)
+                           requester=requester, actor=_actor(), patient_ref=patient_ref, validated=True,
+                           idempotency_key=idempotency_key)
+    if out.get("replayed"):
+        _note(f"idempotency key already used: {out['ref']} was created by the first request")
     for sig in out["signals"]:
         _note("service development signal: " + sig["message"])
     if fmt == Format.json:

@@ -14,7 +14,7 @@ from engine.language.errors import InputError, Problem, did_you_mean
 from engine.language.load import NodeLines, load_attributes, load_policy_file, node_lines
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import PolicyRef
-from engine.language.model.policy import Policy, Version
+from engine.language.model.policy import _ID as POLICY_ID, Policy, Version
 from engine.language.resolve import ResolvedVersion, resolve
 from engine.language.source import display_path
 from engine.language import versions as _versions
@@ -31,6 +31,15 @@ ENGINE = Path(__file__).resolve().parent
 # The code a snapshot's pickled objects depend on: a change here is a new cache key.
 _SNAPSHOT_CODE = [*sorted((ENGINE / "model").glob("*.py")),
                   *(ENGINE / n for n in ("resolve.py", "check.py", "load.py", "source.py", "suite.py"))]
+
+
+def check_policy_id(policy_id: str) -> None:
+    """Refuse an id that is not a policy id (kebab-case) before any file is looked for: `../x` or
+    a 10,000-character id never reaches the file system."""
+    if not isinstance(policy_id, str) or len(policy_id) > 100 or not POLICY_ID.match(policy_id):
+        shown = policy_id[:40] + "…" if isinstance(policy_id, str) and len(policy_id) > 40 else policy_id
+        raise InputError.of("unknown-policy", f"no policy {shown!r}: a policy id is lower-case words and "
+                                              "digits joined by '-'", hint="run `cpe policies` to list them")
 
 
 class Suite:
@@ -105,6 +114,7 @@ class Suite:
 
     def policy(self, policy_id: str) -> Policy:
         if policy_id not in self._policies:
+            check_policy_id(policy_id)
             path = self.path_of(policy_id)
             if not path.exists():
                 raise InputError.of("unknown-policy", f"no policy {policy_id!r}",
