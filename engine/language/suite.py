@@ -50,6 +50,10 @@ class Suite:
 
         Commands that only read the rules start faster this way: no YAML parsing, no pydantic
         validation or schema building. Errors still surface exactly as from a fresh Suite.
+        The snapshot is unpickled only when it carries this installation's signature over its
+        name and bytes (engine.language.cache), and its name is a digest of the content of every
+        source and code file it came from: a file planted or edited in the cache folder is never
+        loaded, so it cannot run code.
         """
         import pickle
 
@@ -59,12 +63,12 @@ class Suite:
         if not cache.enabled():
             return suite
         files = [suite.root / "attributes.yaml", *sorted(suite.root.glob("*/policy.yaml"))]
-        where = cache.stat_key([], suite.root.resolve())[:12]
-        name = f"suite-{where}-{cache.stat_key([*files, *_SNAPSHOT_CODE])}.pickle"
-        raw = cache.read(name)
+        where = cache.source_key([], suite.root.resolve())[:12]
+        name = f"suite-{where}-{cache.source_key([*files, *_SNAPSHOT_CODE])}.pickle"
+        raw = cache.read(name)  # None unless signed with this installation's key
         if raw is not None:
             try:
-                snap = pickle.loads(raw)
+                snap = pickle.loads(raw)  # noqa: S301 - signed by us, checked in cache.read
                 suite.__dict__["attributes"] = snap["attributes"]
                 suite._policies = {pid: (p, {}, file) for pid, (p, file) in snap["policies"].items()}
                 suite._resolved = snap["resolved"]
