@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import typer
 
-from engine.cli.common import Format, FormatOpt, PoliciesOpt, app, parse_on, print_json, print_lines, suite
+from engine.cli.common import (Format, FormatOpt, PoliciesOpt, app, check_output, parse_on, print_json, print_lines,
+                               suite)
 
 cohort_app = typer.Typer(no_args_is_help=True,
                          help="Cohorts (CSV or Parquet, one row per patient): evaluate a policy over them, "
@@ -50,6 +51,7 @@ def cohort_evaluate_cmd(
         raise InputError.of("bad-option", "give --version or --on, not both")
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InputError.of("bad-option", f"{out}: the output must be a .csv or .parquet file")
+    check_output(out)
     s = suite(policies)
     rv = s.select(policy_id, version=version, on=parse_on(on))
     data = read_cohort(cohort, s.attributes)
@@ -103,6 +105,7 @@ def cohort_generate_cmd(
     """Write a SYNTHETIC cohort (documented distributions, docs/cohorts.md); not real patients."""
     from engine.cohort.generate import generate, write
 
+    check_output(out)
     s = suite(policies)
     write(generate(s.attributes, n, seed), out)
     typer.echo(f"wrote {n} synthetic patients (seed {seed}) to {out}")

@@ -63,6 +63,20 @@ def terminal_safe(text: str) -> str:
     return "\n".join("\t".join(printable(part) for part in line.split("\t")) for line in str(text).split("\n"))
 
 
+def check_output(out: Optional[Path | str]) -> None:
+    """Refuse an `-o` target that cannot be written (no such folder, a directory) before any work,
+    as bad input (exit 2) rather than an error half-way through. None and '-' are stdout."""
+    from engine.language.errors import InputError
+
+    if out is None or str(out) == "-":
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise InputError.of("unwritable-file", f"cannot write {out}: it is a directory", hint="give a file name")
+    if not path.parent.is_dir():
+        raise InputError.of("unwritable-file", f"cannot write {out}: there is no folder {path.parent}")
+
+
 def parse_on(on: Optional[str]) -> Optional[dt.date]:
     from engine.language.versions import parse_date
 

@@ -202,7 +202,14 @@ def register_export(
 
     from engine.register.export import entries, fhir_audit_event
 
-    stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    from engine.cli.common import check_output
+    from engine.language.errors import InputError
+
+    check_output(out)
+    try:
+        stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    except OSError as exc:
+        raise InputError.of("unwritable-file", f"cannot write {out}: {exc.strerror or exc}") from None
     try:
         with _register(policies) as reg:
             for e in entries(reg):
