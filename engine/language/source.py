@@ -67,6 +67,21 @@ _FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]
 _TAG = "tag:yaml.org,2002:"
 
 
+def read_number(text: str) -> int | float:
+    """A number typed by a person (a form field): plain decimal notation, finite, at most
+    MAX_NUMBER characters; ValueError for anything else (`3_4`, `1,5`, `0x22`, `nan`, `1e400`),
+    where Python's float() would read some of them as a different number."""
+    t = text.strip()
+    if len(t) > MAX_NUMBER or not _FLOAT.match(t) or t[-1] in "fFnN":
+        raise ValueError(text)
+    if _INT.match(t):
+        return int(t)
+    x = float(t)
+    if not math.isfinite(x):
+        raise ValueError(text)
+    return x
+
+
 class _Resolver(yaml.resolver.BaseResolver):
     """YAML 1.2 core: null, bool, int and float as the core schema writes them; the rest is text.
     (Integers in decimal only: `0x22` and `0o42` stay text, so no base is ever guessed.)"""
@@ -85,29 +100,19 @@ class _Constructor(yaml.constructor.BaseConstructor):
 
     def _str(self, node: yaml.Node) -> str:
         value = self._scalar(node)
-        why = bad_text(value)
-        if why:
-            raise ConstructorError(None, None, why, node.start_mark)
-        return value
+        return _at(node, bad_text(value)) or value
 
     def _null(self, node: yaml.Node) -> None:
-        if not _NULL.match(self._scalar(node)):
-            raise ConstructorError(None, None, f"{node.value!r} is not null", node.start_mark)
-        return None
+        return _at(node, None if _NULL.match(self._scalar(node)) else f"{node.value!r} is not null")
 
     def _bool(self, node: yaml.Node) -> bool:
         value = self._scalar(node)
-        if not _BOOL.match(value):
-            raise ConstructorError(None, None, f"{value!r} is not true or false", node.start_mark)
-        return value.lower() == "true"
+        return _at(node, None if _BOOL.match(value) else f"{value!r} is not true or false") or value.lower() == "true"
 
     def _number(self, node: yaml.Node, pattern: re.Pattern, what: str) -> str:
         value = self._scalar(node)
-        if not pattern.match(value):
-            raise ConstructorError(None, None, f"{value!r} is not {what}", node.start_mark)
-        if len(value) > MAX_NUMBER:
-            raise ConstructorError(None, None, f"a number of more than {MAX_NUMBER} characters", node.start_mark)
-        return value
+        _at(node, None if pattern.match(value) else f"{value!r} is not {what}")
+        return _at(node, f"a number of more than {MAX_NUMBER} characters" if len(value) > MAX_NUMBER else None) or value
 
     def _int(self, node: yaml.Node) -> int:
         return int(self._number(node, _INT, "an integer"))
@@ -157,6 +162,12 @@ for _tag, _fn in (("str", _Constructor._str), ("null", _Constructor._null), ("bo
                   ("seq", _Constructor._seq)):
     _Constructor.add_constructor(_TAG + _tag, _fn)
 _Constructor.add_constructor(None, _Constructor._refuse)
+
+
+def _at(node: yaml.Node, why: str | None) -> None:
+    """Raise the located YAML error `why` at `node`, if there is one."""
+    if why:
+        raise ConstructorError(None, None, why, node.start_mark)
 
 
 def _short(tag: str | None) -> str:
