@@ -7,6 +7,7 @@ package may use it; it imports nothing from the engine.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -22,14 +23,31 @@ class Location:
         return self.file or ""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """Text safe on one line of a terminal or in a JSON body: control characters (newlines, escape
+    sequences) and lone surrogates shown as escapes, never acted on."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 @dataclass
 class Problem:
-    """One located, coded message: `file:line: code: message (hint)`."""
+    """One located, coded message: `file:line: code: message (hint)`; always printable on one line."""
 
     code: str
     message: str
     location: Location = field(default_factory=Location)
     hint: str | None = None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in ("message", "hint") and isinstance(value, str):
+            value = printable(value)
+        elif name == "location" and isinstance(value, Location) and value.file:
+            value = Location(printable(value.file), value.line)
+        super().__setattr__(name, value)
 
     def __str__(self) -> str:
         where = str(self.location)

@@ -182,14 +182,15 @@ def test_head_hash_can_be_anchored(register):
 
 
 def test_migrations_run_once_and_are_idempotent(db_url, suite):
-    from engine.register.db import HEAD
     from engine.register.store import Register
 
     a = Register(db_url, suite=suite)
     a.new_case("breast-implant-removal", PATIENT, actor="x")
     b = Register(db_url, suite=suite)  # a second opening migrates nothing and loses nothing
     with b.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+        from engine.register import db
+
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == db.HEAD
     assert [r["ref"] for r in b.list_cases()] == ["IFR-000001"]
     a.close()
     b.close()

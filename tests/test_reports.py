@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import io
-import json
 import re
 
 import pytest

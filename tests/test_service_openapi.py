@@ -2,7 +2,6 @@
 invalid, no server error, no undocumented status, every response matching its schema."""
 from __future__ import annotations
 
-import pytest
 
 import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402

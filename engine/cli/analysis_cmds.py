@@ -109,6 +109,9 @@ def _emit_text(text: str, out: Optional[Path]) -> None:
         return
     from engine.errors import InputError
 
+    from engine.cli.common import check_output
+
+    check_output(out)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:

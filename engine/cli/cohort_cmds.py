@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import typer
 
-from engine.cli.common import Format, FormatOpt, PoliciesOpt, app, parse_on, print_json, print_lines, suite
+from engine.cli.common import (Format, FormatOpt, PoliciesOpt, app, check_output, parse_on, print_json, print_lines,
+                               suite)
 
 cohort_app = typer.Typer(no_args_is_help=True,
                          help="Cohorts (CSV or Parquet, one row per patient): evaluate a policy over them, "
@@ -37,6 +38,7 @@ def _check_output(out: Optional[Path]) -> None:
 
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InputError.of("bad-option", f"{out}: the output must be a .csv or .parquet file")
+    check_output(out)
 
 
 @cohort_app.command("evaluate")
@@ -116,6 +118,7 @@ def cohort_generate_cmd(
     """Write a SYNTHETIC cohort (documented distributions, docs/cohorts.md); not real patients."""
     from engine.cohort.generate import generate, write
 
+    check_output(out)
     s = suite(policies)
     write(generate(s.attributes, n, seed), out)
     typer.echo(f"wrote {n} synthetic patients (seed {seed}) to {out}")

@@ -87,7 +87,29 @@ def print_lines(lines: list[tuple[str, str]]) -> None:
 
     console = Console(highlight=False, soft_wrap=True)
     for style, text in lines:
-        console.print(Text(text, style=style or ""))
+        console.print(Text(terminal_safe(text), style=style or ""))
+
+
+def terminal_safe(text: str) -> str:
+    """Text from data (IFR grounds, reasons, names) as inert characters: escape sequences and
+    other control characters are shown escaped, never sent to the terminal (newlines and tabs stay)."""
+    from engine.errors import printable
+
+    return "\n".join("\t".join(printable(part) for part in line.split("\t")) for line in str(text).split("\n"))
+
+
+def check_output(out: Optional[Path | str]) -> None:
+    """Refuse an `-o` target that cannot be written (no such folder, a directory) before any work,
+    as bad input (exit 2) rather than an error half-way through. None and '-' are stdout."""
+    from engine.errors import InputError
+
+    if out is None or str(out) == "-":
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise InputError.of("unwritable-file", f"cannot write {out}: it is a directory", hint="give a file name")
+    if not path.parent.is_dir():
+        raise InputError.of("unwritable-file", f"cannot write {out}: there is no folder {path.parent}")
 
 
 def parse_on(on: Optional[str]) -> Optional[dt.date]:

@@ -104,6 +104,9 @@ def _write(text: str, out: Optional[Path]) -> None:
         return
     from engine.errors import InputError
 
+    from engine.cli.common import check_output
+
+    check_output(out)
     try:
         out.write_text(text, encoding="utf-8", newline="")
     except OSError as exc:

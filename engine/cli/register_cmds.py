@@ -23,7 +23,6 @@ VERIFY_FAILED = 3
 
 def _actor() -> str:
     import getpass
-    import os
 
     from engine.settings import setting
 
@@ -49,6 +48,9 @@ def case_new(
     grounds: Optional[str] = typer.Option(None, "--grounds", help="the stated grounds for exceptionality"),
     requester: Optional[str] = typer.Option(None, "--requester", help="who asks (default: you)"),
     patient_ref: Optional[str] = typer.Option(None, "--patient-ref", help="a local patient reference (never logged)"),
+    idempotency_key: Optional[str] = typer.Option(
+        None, "--idempotency-key", help="a key of your own for this request: run again with the same key (after a "
+                                        "crash or a timeout), it shows the case it created instead of a new one"),
     fmt: Format = FormatOpt,
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
@@ -61,7 +63,10 @@ def case_new(
     with _register(policies) as reg:
         facts = read_patient(patient, reg.suite.attributes)
         out = reg.new_case(policy_id, facts, on=parse_on(on), version=version, grounds=grounds,
-                           requester=requester, actor=_actor(), patient_ref=patient_ref, validated=True)
+                           requester=requester, actor=_actor(), patient_ref=patient_ref, validated=True,
+                           idempotency_key=idempotency_key)
+    if out.get("replayed"):
+        _note(f"idempotency key already used: {out['ref']} was created by the first request")
     for sig in out["signals"]:
         _note("service development signal: " + sig["message"])
     if fmt == Format.json:
@@ -208,7 +213,14 @@ def register_export(
 
     from engine.register.export import entries, fhir_audit_event
 
-    stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    from engine.cli.common import check_output
+    from engine.errors import InputError
+
+    check_output(out)
+    try:
+        stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    except OSError as exc:
+        raise InputError.of("unwritable-file", f"cannot write {out}: {exc.strerror or exc}") from None
     try:
         with _register(policies) as reg:
             for e in entries(reg):

@@ -52,6 +52,9 @@ def _write(data: bytes, fmt: str, out: Optional[str]) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
+    from engine.cli.common import check_output
+
+    check_output(out)
     path = Path(out)
     try:
         path.write_bytes(data)

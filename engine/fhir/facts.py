@@ -14,7 +14,6 @@ FHIR Bundle at all is refused (InputError, exit 2).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -58,15 +57,10 @@ class Mapped:
 
 def load_bundle(path: Path, on: dt.date | None = None) -> Mapped:
     """Read a Bundle file; InputError (not a traceback) when it is not readable JSON."""
-    from engine.language.source import display_path, read_text
+    from engine.language.source import display_path, parse_json, read_text
 
     name = display_path(path)
-    text = read_text(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError.of("invalid-json", exc.msg, name, exc.lineno) from None
-    return from_bundle(data, on, name)
+    return from_bundle(parse_json(read_text(path), name), on, name)
 
 
 def from_bundle(data: Any, on: dt.date | None = None, file: str | None = None) -> Mapped:

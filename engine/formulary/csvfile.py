@@ -55,6 +55,25 @@ FLAGS = {"all_indications", "prior_approval", "ifr_available"}
 JSON_FIELDS = {"criteria", "monitoring"}
 SOURCE_FIELDS = {"provenance", "citation", "url"}
 YES, NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
+#: A cell a spreadsheet would run as a formula (OWASP "CSV injection"): `=HYPERLINK(…)`, `=cmd|…`,
+#: `+`, `-`, `@`, and a tab or carriage return before one. Export writes such a value after an
+#: apostrophe (shown as text, not run); import takes the apostrophe off and refuses a bare one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value: str) -> str:
+    """A value as a cell no spreadsheet runs: an apostrophe before a formula start (or an apostrophe)."""
+    return "'" + value if value.startswith((*FORMULA_START, "'")) else value
+
+
+def unescape_cell(cell: str, col: str) -> tuple[str, str | None]:
+    """(the value, None), or (cell, why it is refused) for a cell that would run as a formula."""
+    if cell.startswith("'"):
+        return cell[1:], None
+    if cell.startswith(FORMULA_START):
+        return cell, (f"{col}: starts with {cell[0]!r}, which a spreadsheet runs as a formula; write it "
+                      f"after an apostrophe ('{cell[:12]}…) if it is meant as text")
+    return cell, None
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -75,6 +94,7 @@ def to_row(e: "Entry") -> dict[str, str]:
             row[col] = json.dumps(v, ensure_ascii=False, separators=(",", ":")) if v else ""
         else:
             row[col] = "" if v is None else str(v)
+        row[col] = escape_cell(row[col])
     return row
 
 
@@ -104,6 +124,10 @@ def row_data(row: dict[str, str], vocab: "Vocabulary") -> tuple[dict[str, Any], 
     for col, fld in COLUMNS.items():
         cell = (row.get(col) or "").strip()
         if not cell:
+            continue
+        cell, why = unescape_cell(cell, col)
+        if why:
+            bad.append(why)
             continue
         if fld in LISTS:
             value: Any = [x.strip() for x in cell.split(";") if x.strip()]

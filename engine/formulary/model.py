@@ -11,6 +11,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.language.model.criteria import Node, Provenance
+from engine.language.model.values import Count, Flag
 
 _ID = re.compile(r"^[a-z0-9]+([-_][a-z0-9]+)*$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -47,12 +48,12 @@ class SourceRef(_Frozen):
 class StatusFlags(_Frozen):
     """What a status lets primary care do; None where the definition does not say."""
 
-    commissioned: bool | None = None
-    primary_care_initiate: bool | None = None
-    primary_care_continue: bool | None = None
-    shared_care: bool | None = None
-    specialist_only: bool | None = None
-    criteria_apply: bool | None = None
+    commissioned: Flag | None = None
+    primary_care_initiate: Flag | None = None
+    primary_care_continue: Flag | None = None
+    shared_care: Flag | None = None
+    specialist_only: Flag | None = None
+    criteria_apply: Flag | None = None
 
 
 class RagStatus(_Frozen):
@@ -113,7 +114,7 @@ class Monitoring(_Frozen):
     _tidy = field_validator("*", mode="before")(classmethod(lambda cls, v: _tidy(v)))
 
     what: str
-    after_months: int | None = Field(None, ge=0)
+    after_months: Count | None = Field(None, ge=0)
     due: dt.date | None = None
 
 
@@ -127,15 +128,15 @@ class Entry(_Frozen):
     formulation: str | None = None
     route: str | None = None
     indication: str | None = Field(None, description="None: the source does not state the indication")
-    all_indications: bool = False
+    all_indications: Flag = False
     indication_synonyms: tuple[str, ...] = ()
     status: str
     status_note: str | None = None
     restrictions: str | None = None
     line_of_therapy: str | None = None
     criteria: tuple[Node, ...] = Field((), description="patient criteria of the restriction or population")
-    prior_approval: bool = False
-    ifr_available: bool | None = Field(None, description="None: not stated; the status decides")
+    prior_approval: Flag = False
+    ifr_available: Flag | None = Field(None, description="None: not stated; the status decides")
     commissioner: str | None = None
     nice_ta: str | None = None
     decision_date: dt.date | None = None

@@ -16,6 +16,7 @@ from engine.language.model.criteria import _fmt
 from engine.language.source import LDict, display_path, load_file
 
 Patient = dict[str, Any]
+MAX_PROBLEMS = 20  # a file of a thousand unknown names is refused after this many, not hinted one by one
 
 
 def validate_patient(facts: Mapping[str, Any], attrs: AttributeDictionary, file: str | None = None) -> Patient:
@@ -26,11 +27,16 @@ def validate_patient(facts: Mapping[str, Any], attrs: AttributeDictionary, file:
     problems: list[Problem] = []
     out: Patient = {}
     for name, value in facts.items():
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(Problem("bad-patient", f"… and more: stopped after {MAX_PROBLEMS} problems",
+                                    Location(file)))
+            break
         line = facts.key_lines.get(name) if isinstance(facts, LDict) else None
         where = Location(file, line)
-        if name not in attrs:
-            problems.append(Problem("unknown-attribute", f"attribute {name!r} is not in the dictionary", where,
-                                    did_you_mean(str(name), attrs.names()) or "see policies/attributes.yaml"))
+        if not isinstance(name, str) or name not in attrs:
+            problems.append(Problem("unknown-attribute", f"attribute {_fmt(name)[:80]!r} is not in the dictionary",
+                                    where, did_you_mean(str(name)[:80], attrs.names()) or
+                                    "see policies/attributes.yaml"))
             continue
         if value is None:
             continue

@@ -5,7 +5,6 @@ Files are read lazily, one policy at a time, so a command touches only what it n
 from __future__ import annotations
 
 import datetime as dt
-import os
 from functools import cached_property
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from engine.errors import InputError, Problem, did_you_mean
 from engine.language.load import NodeLines, load_attributes, load_policy_file, node_lines
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import PolicyRef
-from engine.language.model.policy import Policy, Version
+from engine.language.model.policy import _ID as POLICY_ID, Policy, Version
 from engine.language.resolve import ResolvedVersion, resolve
 from engine.language.source import display_path
 from engine.language import versions as _versions
@@ -33,6 +32,15 @@ _SNAPSHOT_CODE = [*sorted((ENGINE / "model").glob("*.py")),
                   *(ENGINE / n for n in ("resolve.py", "check.py", "load.py", "source.py", "suite.py", "vocabulary.py"))]
 
 
+def check_policy_id(policy_id: str) -> None:
+    """Refuse an id that is not a policy id (kebab-case) before any file is looked for: `../x` or
+    a 10,000-character id never reaches the file system."""
+    if not isinstance(policy_id, str) or len(policy_id) > 100 or not POLICY_ID.match(policy_id):
+        shown = policy_id[:40] + "…" if isinstance(policy_id, str) and len(policy_id) > 40 else policy_id
+        raise InputError.of("unknown-policy", f"no policy {shown!r}: a policy id is lower-case words and "
+                                              "digits joined by '-'", hint="run `cpe policies` to list them")
+
+
 class Suite:
     @classmethod
     def cached(cls, root: Path | None = None) -> "Suite":
@@ -41,6 +49,10 @@ class Suite:
 
         Commands that only read the rules start faster this way: no YAML parsing, no pydantic
         validation or schema building. Errors still surface exactly as from a fresh Suite.
+        The snapshot is unpickled only when it carries this installation's signature over its
+        name and bytes (engine.language.cache), and its name is a digest of the content of every
+        source and code file it came from: a file planted or edited in the cache folder is never
+        loaded, so it cannot run code.
         """
         import pickle
 
@@ -50,12 +62,12 @@ class Suite:
         if not cache.enabled():
             return suite
         files = [suite.root / "attributes.yaml", *sorted(suite.root.glob("*/policy.yaml"))]
-        where = cache.stat_key([], suite.root.resolve())[:12]
-        name = f"suite-{where}-{cache.stat_key([*files, *_SNAPSHOT_CODE])}.pickle"
-        raw = cache.read(name)
+        where = cache.source_key([], suite.root.resolve())[:12]
+        name = f"suite-{where}-{cache.source_key([*files, *_SNAPSHOT_CODE])}.pickle"
+        raw = cache.read(name)  # None unless signed with this installation's key
         if raw is not None:
             try:
-                snap = pickle.loads(raw)
+                snap = pickle.loads(raw)  # noqa: S301 - signed by us, checked in cache.read
                 suite.__dict__["attributes"] = snap["attributes"]
                 suite._policies = {pid: (p, {}, file) for pid, (p, file) in snap["policies"].items()}
                 suite._resolved = snap["resolved"]
@@ -105,6 +117,7 @@ class Suite:
 
     def policy(self, policy_id: str) -> Policy:
         if policy_id not in self._policies:
+            check_policy_id(policy_id)
             path = self.path_of(policy_id)
             if not path.exists():
                 raise InputError.of("unknown-policy", f"no policy {policy_id!r}",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,13 +79,9 @@ def load_tokens() -> Tokens:
         entries.append(_entry(parts[1], parts[0], token=parts[2], where="CPE_API_TOKENS: "))
     path = setting("api_tokens_file")
     if path:
-        text = Path(path).read_text(encoding="utf-8")
-        if str(path).endswith((".yaml", ".yml")):
-            import yaml
+        from engine.language.source import load_file  # the strict reader: JSON as JSON, YAML 1.2 core
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        data = load_file(Path(path))
         if not isinstance(data, list):
             raise InputError.of("bad-token-config", f"{path}: expected a list of tokens")
         for item in data:

@@ -90,6 +90,17 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class IdempotencyKey(Base):
+    """A client's key for one case creation: the same key again returns that case, not a new one."""
+
+    __tablename__ = "idempotency_keys"
+    actor: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.ref"))
+    request_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 #: Tables whose rows the audit log vouches for, with how to name a row in messages.
 AUDITED = {"cases": Case, "evaluations": Evaluation, "panel_decisions": PanelDecision, "case_events": CaseEvent}
-APPEND_ONLY = ["cases", "evaluations", "panel_decisions", "case_events", "audit_log"]
+APPEND_ONLY = ["cases", "evaluations", "panel_decisions", "case_events", "audit_log", "idempotency_keys"]

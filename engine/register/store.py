@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from engine.errors import InputError
 from engine.register import workflow
-from engine.register.chain import GENESIS, entry_hash, now, row_hash
+from engine.register.chain import GENESIS, entry_hash, now, row_hash, sha256
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -32,6 +33,25 @@ def engine_version() -> str:
         return metadata.version("cpe")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+_REF = re.compile(r"^IFR-[0-9]{6,12}$")
+_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+def check_texts(**fields: tuple[str | None, int | None]) -> None:
+    """Refuse text no database stores as written (a NUL, a lone surrogate) or longer than its column,
+    as bad input naming the field (never the text: it may be personal data)."""
+    from engine.language.source import bad_text
+
+    for name, (value, limit) in fields.items():
+        if value is None:
+            continue
+        why = bad_text(value) if isinstance(value, str) else "expected text"
+        if why is None and limit is not None and len(value) > limit:
+            why = f"longer than {limit} characters"
+        if why:
+            raise InputError.of("bad-value", f"{name}: {why}")
 
 
 def _today() -> dt.date:
@@ -137,9 +157,9 @@ class Register:
     def _case(self, s: "Session", ref: str) -> Any:
         from engine.register.models import Case
 
-        case = s.get(Case, ref)
+        case = s.get(Case, ref) if isinstance(ref, str) and _REF.match(ref) else None
         if case is None:
-            raise InputError.of("unknown-case", f"no case {ref!r} in the register",
+            raise InputError.of("unknown-case", f"no case {str(ref)[:40]!r} in the register",
                                 hint="`cpe case list` shows the cases")
         return case
 
@@ -154,19 +174,32 @@ class Register:
     # -- cases -----------------------------------------------------------------------------
     def new_case(self, policy_id: str, patient: Mapping[str, Any], *, on: dt.date | None = None,
                  version: str | None = None, grounds: str | None = None, requester: str | None = None,
-                 actor: str, patient_ref: str | None = None, validated: bool = False) -> dict[str, Any]:
-        """Record a request and the engine's decision on it: {"ref", "decision", "signals"}."""
+                 actor: str, patient_ref: str | None = None, validated: bool = False,
+                 idempotency_key: str | None = None) -> dict[str, Any]:
+        """Record a request and the engine's decision on it: {"ref", "decision", "signals"}.
+        With `idempotency_key`, the same caller sending the same key again gets the case it created
+        then (with "replayed": True), never a second one; the key with another request is refused."""
         from sqlalchemy import func, select
 
         from engine.language.decide import decide
         from engine.language.patient import validate_patient
-        from engine.register.models import Case, CaseEvent, Evaluation
+        from engine.register.models import Case, CaseEvent, Evaluation, IdempotencyKey
 
+        check_texts(grounds=(grounds, None), requester=(requester, 200), patient_ref=(patient_ref, 100),
+                    actor=(actor, 200), idempotency_key=(idempotency_key, 100))
+        if idempotency_key is not None and not _KEY.match(idempotency_key):
+            raise InputError.of("bad-idempotency-key", "an idempotency key is 1 to 100 letters, digits or . _ : -")
         suite = self.suite
         rv = suite.select(policy_id, version=version, on=on)
         facts = dict(patient) if validated else validate_patient(patient, suite.attributes)
         decision = json.loads(json.dumps(decide(rv, facts, on).to_json()))
+        asked = sha256({"policy_id": rv.id, "version": rv.label, "on": on, "patient": facts, "grounds": grounds,
+                        "requester": requester or actor, "patient_ref": patient_ref})
         with self._writing() as s:
+            if idempotency_key is not None:
+                seen = s.get(IdempotencyKey, (actor, idempotency_key))
+                if seen is not None:
+                    return self._replay(s, seen, asked)
             number = (s.scalar(select(func.max(Case.number))) or 0) + 1
             ref = f"IFR-{number:06d}"
             at = now()
@@ -181,12 +214,28 @@ class Register:
             first = CaseEvent(case_ref=ref, seq=1, action="submit", from_state=None, to_state="submitted",
                               actor=actor, at=at, data={"guard": {}})
             s.add_all([ev, first])
+            if idempotency_key is not None:
+                s.add(IdempotencyKey(actor=actor, key=idempotency_key, case_ref=ref, request_digest=asked,
+                                     created_at=at))
             self._audit(s, actor, "case.created", ref,
                         {"policy_id": rv.id, "version": rv.label, "digest": rv.digest,
                          "outcome": decision["outcome"], "route": decision["route"]}, [case, ev, first])
             signal = self._service_development(s, case, actor)
         log.info("case created ref=%s policy=%s version=%s outcome=%s", ref, rv.id, rv.label, decision["outcome"])
         return {"ref": ref, "decision": decision, "signals": [signal] if signal else []}
+
+    def _replay(self, s: "Session", seen: Any, asked: str) -> dict[str, Any]:
+        """The answer a case creation gave the first time its idempotency key was used."""
+        from sqlalchemy import select
+
+        from engine.register.models import Evaluation
+
+        if seen.request_digest != asked:
+            raise InputError.of("idempotency-key-reused", f"this idempotency key already created {seen.case_ref} "
+                                "from a different request", hint="use a new key for a new request")
+        ev = s.scalars(select(Evaluation).where(Evaluation.case_ref == seen.case_ref).order_by(Evaluation.id)).first()
+        log.info("case creation replayed ref=%s", seen.case_ref)
+        return {"ref": seen.case_ref, "decision": ev.decision, "signals": [], "replayed": True}
 
     def _service_development(self, s: "Session", case: Any, actor: str) -> dict[str, Any] | None:
         """Several requests for one intervention in a window suggest a policy gap, not an exception
@@ -220,6 +269,7 @@ class Register:
         """Apply one workflow event (rejected unless the statechart allows it now). With
         `advance`, a panel decision on a case not yet at the panel first records the screening
         steps it implies (the command-line shortcut)."""
+        check_texts(note=(note, None), reason=(reason, None), actor=(actor, 200))
         if action == "decide":
             if outcome not in PANEL_OUTCOMES:
                 raise InputError.of("bad-outcome", f"outcome must be approved or declined, not {outcome!r}")

@@ -2,7 +2,6 @@
 with the wording side by side, each changed region with its example, and cohort counts."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from engine.analysis.diff import DiffResult

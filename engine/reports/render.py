@@ -38,14 +38,21 @@ PROVENANCE_WORDS = {
 
 
 # -- environment ---------------------------------------------------------------------------
+_MD_UNESCAPED = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]|])")  # [ ] | after an even run of backslashes
+_MD_BLOCK_START = re.compile(r"^(?:#|[=-]+\s*$)")
+
+
 def _md_escape(v: Any) -> Any:
-    """Neutralise the characters that would turn a value into Markdown/HTML markup or break a table."""
+    """A value as inert Markdown text: it stays on one line (a newline cannot start a heading), cannot
+    open a link or an image (`[`, `]` escaped: no `javascript:` links, no remote images), a tag
+    (`<`, `>`) or a table cell (`|`); a heading or underline marker at its start is escaped.
+    Idempotent, since a macro's output is finalized again where it is printed."""
     if v is None or isinstance(v, (Markup, bool, int, float)):
         return v
-    s = str(v)
+    s = re.sub(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*", " ", str(v))
     s = s.replace("<", "&lt;").replace(">", "&gt;")  # '&' stays: plain text reads better, and is inert
-    s = s.replace("|", "\\|").replace("\r", "")
-    return s
+    s = _MD_UNESCAPED.sub(lambda m: m.group(1) + "\\" + m.group(2), s)
+    return "\\" + s if _MD_BLOCK_START.match(s) else s
 
 
 def _md_finalize(v: Any) -> Any:

@@ -5,8 +5,6 @@ that OpenAPI documents and schemathesis can check.
 """
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from fastapi import Request
@@ -45,28 +43,15 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
     return input_error_response(InputError(problems or [Problem("bad-request", "invalid request")]))
 
 
-def _finite(text: str) -> float:
-    x = float(text)
-    if not math.isfinite(x):
-        raise ValueError(f"number {text} is out of range")
-    return x
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 async def read_json(request: Request) -> Any:
-    """The request body as JSON; InputError (422) for anything that is not finite, well-formed JSON."""
+    """The request body as JSON, read by the engine's one strict reader (engine.language.source:
+    duplicate keys, NaN, over-long numbers, deep nesting refused); InputError (422) otherwise."""
+    from engine.language.source import parse_json
+
     raw = await request.body()
     if not raw.strip():
         raise InputError.of("invalid-json", "the request body is empty; send a JSON object")
-    try:
-        return json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError.of("invalid-json", f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-    except (ValueError, RecursionError) as exc:
-        raise InputError.of("invalid-json", str(exc) or "the body is not valid JSON") from None
+    return parse_json(raw)
 
 
 async def on_method_not_allowed(request: Request, exc: Exception) -> JSONResponse:

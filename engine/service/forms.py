@@ -124,15 +124,14 @@ def _parse(raw: str, a: Attribute) -> Any:
         if raw not in ("true", "false"):
             raise ValueError(raw)
         return raw == "true"
-    if a.type == "integer":
-        x = float(raw.replace(",", ""))
-        if not x.is_integer():
-            raise ValueError(raw)
-        return int(x)
-    if a.type == "number":
-        x = float(raw.replace(",", ""))
-        if x != x or x in (float("inf"), float("-inf")):
-            raise ValueError(raw)
+    if a.type in ("integer", "number"):
+        from engine.language.source import read_number  # decimal only: never 3_4 → 34 or 1,5 → 15
+
+        x = read_number(raw)
+        if a.type == "integer":
+            if not float(x).is_integer():
+                raise ValueError(raw)
+            return int(x)
         return x
     return raw
 

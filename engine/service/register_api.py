@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any, Iterator, Optional
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -34,6 +34,12 @@ class CaseIn(BaseModel):
     grounds: Optional[str] = Field(None, description="the stated grounds for exceptionality")
     requester: Optional[str] = Field(None, description="the requesting clinician (default: the caller)")
     patient_ref: Optional[str] = Field(None, description="a local patient reference; stored, never logged")
+
+
+class CaseOut(BaseModel):
+    ref: str
+    decision: dict[str, Any]
+    signals: list[dict[str, Any]] = []
 
 
 class ProblemOut(BaseModel):
@@ -132,15 +138,46 @@ def _guarded(request: Request, roles: frozenset[str] | set[str] | None, what: st
         return _input_error(exc)
 
 
-@router.post("/api/cases", status_code=201, responses=_errors(422), summary="Record an IFR and the engine's decision (ifr_officer)")
-async def create_case(body: CaseIn, request: Request) -> Any:
+# The body is read by hand (the strict reader), so its schema is stated here for OpenAPI.
+_CASE_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": CaseIn.model_json_schema()}}}}
+
+
+@router.post("/api/cases", status_code=201, responses={**_errors(422), 201: {"model": CaseOut,
+             "description": "The case created (or, for a repeated Idempotency-Key, the case it created)"}},
+             openapi_extra=_CASE_BODY, summary="Record an IFR and the engine's decision (ifr_officer)")
+async def create_case(request: Request, idempotency_key: Optional[str] = Header(
+        None, description="a key of the client's own: the same key again returns the case it created "
+                          "(header Idempotent-Replayed: true) instead of creating another")) -> Any:
+
+    raw = await request.body()
+
     def go(who: auth.Principal) -> Any:
+        body = _case_in(raw)
         out = _register(request).new_case(body.policy_id, body.patient, on=_date(body.on), version=body.version,
                                           grounds=body.grounds, requester=body.requester or who.name,
-                                          actor=who.actor, patient_ref=body.patient_ref)
-        log.info("register api: %s created %s", who.name, out["ref"])
-        return JSONResponse(out, status_code=201)
+                                          actor=who.actor, patient_ref=body.patient_ref,
+                                          idempotency_key=idempotency_key)
+        replayed = out.pop("replayed", False)
+        log.info("register api: %s %s %s", who.name, "replayed" if replayed else "created", out["ref"])
+        return JSONResponse(out, status_code=201, headers={"Idempotent-Replayed": "true"} if replayed else None)
     return await on_writer(_guarded, request, auth.CREATE, "create cases", go)
+
+
+def _case_in(raw: bytes) -> CaseIn:
+    """The body read by the engine's strict reader (duplicate keys, NaN, long numbers refused), then checked."""
+    from pydantic import ValidationError
+
+    from engine.language.load import problems_from
+    from engine.language.source import parse_json
+
+    if not raw.strip():
+        raise InputError.of("invalid-json", "the request body is empty; send a JSON object")
+    data = parse_json(raw)
+    try:
+        return CaseIn.model_validate(data)
+    except ValidationError as exc:
+        raise InputError([p for p in problems_from(exc, data, None, "bad-request")]) from None
 
 
 @router.get("/api/cases", responses=_errors(422), summary="List cases (any role)")

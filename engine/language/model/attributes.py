@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from engine.language.model.values import Number
+
 AttrType = Literal["integer", "number", "boolean", "enum", "string"]
 
 
@@ -16,8 +18,8 @@ class Attribute(BaseModel):
     name: str = ""
     type: AttrType
     unit: str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
     values: tuple[str, ...] | None = None
     description: str
 

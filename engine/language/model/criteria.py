@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from engine.language.model.values import Number
 from engine.language.vocabulary import Provenance
 
 Scalar = Union[bool, int, float, str]
@@ -84,8 +85,8 @@ class Compare(_Node):
     attr: str
     op: str
     value: Scalar | tuple[Scalar, ...] | None = None
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
     inclusive: Literal["both", "neither", "min", "max"] = "both"
 
     @field_validator("op")
