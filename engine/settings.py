@@ -25,24 +25,45 @@ class Spec:
     default: Any
     help: str
     secret: bool = False
+    kind: str = "str"  # a key of _TYPES: how the Settings model checks the value
 
 
-# name -> (default, meaning). The Settings model below takes its fields' defaults from here.
+# name -> (default, meaning, kind). The Settings model is built from this table.
 SPECS: dict[str, Spec] = {
-    "policies": Spec(None, "policies folder (default: the policies shipped with the engine)"),
+    "policies": Spec(None, "policies folder (default: the policies shipped with the engine)", kind="path?"),
     "formulary": Spec("lsc", "formulary: a folder, or a name under policies/formulary/"),
-    "cache_dir": Spec(None, "folder for snapshots of validated rules (default: the user cache folder)"),
-    "no_cache": Spec(False, "1 turns the snapshot cache off"),
-    "debug": Spec(False, "1 shows a traceback for an engine fault"),
-    "log_level": Spec("WARNING", "logging level when neither -v nor -q is given"),
+    "cache_dir": Spec(None, "folder for snapshots of validated rules (default: the user cache folder)",
+                      kind="path?"),
+    "cache_key_file": Spec(None, "key that signs the snapshot cache (default: cache.key in the user config folder)",
+                           kind="path?"),
+    "no_cache": Spec(False, "1 turns the snapshot cache off", kind="bool"),
+    "debug": Spec(False, "1 shows a traceback for an engine fault", kind="bool"),
+    "log_level": Spec("WARNING", "logging level when neither -v nor -q is given", kind="level"),
     "database_url": Spec(None, "register database, an SQLAlchemy URL (default: SQLite in the user data folder)",
-                         secret=True),
-    "api_tokens": Spec(None, "register API tokens: name:role:token, comma-separated", secret=True),
-    "api_tokens_file": Spec(None, "a file of register API tokens, one name:role:token a line"),
-    "actor": Spec(None, "who the CLI records as the actor of register writes (default: cli:<user>)"),
-    "review_window_days": Spec(28, "days after a decision during which a review may be asked for"),
-    "signal_threshold": Spec(5, "IFR requests for one policy within the window that signal a service gap"),
-    "signal_window_days": Spec(365, "the window of signal_threshold, in days"),
+                         secret=True, kind="secret?"),
+    "register_key": Spec(None, "register chain key(s), space-separated, the last signs (default: the key file)",
+                         secret=True, kind="secret?"),
+    "register_key_file": Spec(None, "register chain key file (default: register.key in the user config folder)",
+                              kind="path?"),
+    "register_checkpoints": Spec(None, "register checkpoint file (default: one per database in the user data "
+                                 "folder)", kind="path?"),
+    "register_writers": Spec(4, "threads per service worker that write to the register", kind="int+"),
+    "api_tokens": Spec(None, "register API tokens: name:role:token, comma-separated", secret=True, kind="secret?"),
+    "api_tokens_file": Spec(None, "a file of register API tokens, one name:role:token a line", kind="path?"),
+    "actor": Spec(None, "who the CLI records as the actor of register writes (default: cli:<user>)", kind="str?"),
+    "review_window_days": Spec(28, "days after a decision during which a review may be asked for", kind="int+"),
+    "signal_threshold": Spec(5, "IFR requests for one policy within the window that signal a service gap",
+                             kind="int+"),
+    "signal_window_days": Spec(365, "the window of signal_threshold, in days", kind="int+"),
+    "login_max_failures": Spec(5, "refused sign-ins within one lock period that lock an account", kind="int+"),
+    "login_lock_minutes": Spec(15, "minutes a locked account waits (0: no wait)", kind="int0"),
+    "session_secret": Spec(None, "key that signs casework session cookies (default: a new one per start, so "
+                           "sessions end on restart)", secret=True, kind="secret?"),
+    "session_https_only": Spec(False, "1 sends the session cookie over HTTPS only", kind="bool"),
+    "max_body_bytes": Spec(5 * 1024 * 1024, "largest request body the service reads, in bytes", kind="int+"),
+    "spark_master": Spec(None, "Spark master URL for --engine spark (default: local mode)", kind="str?"),
+    "spark_staging": Spec(None, "folder every Spark node can read, for the staged cohort copy (default: /tmp)",
+                          kind="path?"),
 }
 
 
@@ -50,35 +71,28 @@ def env_name(name: str) -> str:
     return PREFIX + name.upper()
 
 
+def _types() -> dict[str, Any]:
+    from typing import Annotated
+
+    from pydantic import Field, NonNegativeInt, PositiveInt, SecretStr
+
+    return {"str": Annotated[str, Field(min_length=1)], "str?": str | None, "path?": Path | None, "bool": bool,
+            "int+": PositiveInt, "int0": NonNegativeInt, "secret?": SecretStr | None,
+            "level": Annotated[str, Field(pattern="(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")]}
+
+
 @lru_cache(maxsize=1)
 def _model() -> "type[BaseSettings]":
-    from pydantic import Field, PositiveInt, SecretStr
+    from pydantic import Field, create_model
     from pydantic_settings import BaseSettings, SettingsConfigDict
 
-    d = {k: s.default for k, s in SPECS.items()}
+    class Base(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, extra="ignore", frozen=True)
 
-    class Settings(BaseSettings):
-        model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, extra="ignore",
-                                          frozen=True)
-
-        policies: Path | None = Field(d["policies"], description=SPECS["policies"].help)
-        formulary: str = Field(d["formulary"], min_length=1, description=SPECS["formulary"].help)
-        cache_dir: Path | None = Field(d["cache_dir"], description=SPECS["cache_dir"].help)
-        no_cache: bool = Field(d["no_cache"], description=SPECS["no_cache"].help)
-        debug: bool = Field(d["debug"], description=SPECS["debug"].help)
-        log_level: str = Field(d["log_level"], pattern="(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
-                               description=SPECS["log_level"].help)
-        database_url: SecretStr | None = Field(d["database_url"], description=SPECS["database_url"].help)
-        api_tokens: SecretStr | None = Field(d["api_tokens"], description=SPECS["api_tokens"].help)
-        api_tokens_file: Path | None = Field(d["api_tokens_file"], description=SPECS["api_tokens_file"].help)
-        actor: str | None = Field(d["actor"], description=SPECS["actor"].help)
-        review_window_days: PositiveInt = Field(d["review_window_days"],
-                                                description=SPECS["review_window_days"].help)
-        signal_threshold: PositiveInt = Field(d["signal_threshold"], description=SPECS["signal_threshold"].help)
-        signal_window_days: PositiveInt = Field(d["signal_window_days"],
-                                                description=SPECS["signal_window_days"].help)
-
-    return Settings
+    types = _types()
+    fields: dict[str, Any] = {name: (types[s.kind], Field(s.default, description=s.help))
+                              for name, s in SPECS.items()}
+    return create_model("Settings", __base__=Base, **fields)
 
 
 def settings() -> "BaseSettings":
@@ -121,3 +135,10 @@ def effective() -> list[dict[str, Any]]:
         out.append({"name": name, "variable": env_name(name), "value": value,
                     "source": "environment" if raw not in (None, "") else "default", "help": spec.help})
     return out
+
+
+def export(name: str, value: str) -> None:
+    """Set a setting for this process and the processes it starts (the service's workers)."""
+    if name not in SPECS:
+        raise KeyError(name)
+    os.environ[env_name(name)] = value

@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from engine.cli.common import PoliciesOpt, app
+from engine.settings import export
 
 #: The factory each worker process imports (workers cannot share an app object).
 FACTORY = "engine.service.app:create_app"
@@ -44,7 +45,7 @@ def serve_cmd(
     from engine.service.app import create_app
 
     if policies is not None:  # the workers build their own app: they find the folder here
-        os.environ["CPE_POLICIES"] = str(policies.resolve())
+        export("policies", str(policies.resolve()))
     application = create_app(policies)
     application.state.suite.attributes  # fail now (exit 2) on a broken policies folder, not per request
     if hasattr(signal, "SIGPIPE"):  # a client that disconnects mid-response is the server's to handle, never fatal

@@ -14,7 +14,6 @@ On a cluster, the staging directory must be storage every executor can read: set
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,9 +22,8 @@ from typing import Any
 from engine.cohort.files import Cohort, Progress, _q, _s, copy_to
 from engine.compile.ir import program
 from engine.language.resolve import ResolvedVersion
+from engine.settings import setting
 
-MASTER_ENV = "CPE_SPARK_MASTER"
-STAGING_ENV = "CPE_SPARK_STAGING"
 DEFAULT_MASTER = "local[2]"
 
 
@@ -33,7 +31,7 @@ def spark_session(master: str | None = None, cores: int | None = None) -> Any:
     """A quiet Spark session on `master` (else $CPE_SPARK_MASTER, else local mode): no UI."""
     from pyspark.sql import SparkSession
 
-    master = master or os.environ.get(MASTER_ENV) or (f"local[{cores}]" if cores else DEFAULT_MASTER)
+    master = master or setting("spark_master") or (f"local[{cores}]" if cores else DEFAULT_MASTER)
     builder = (SparkSession.builder.master(master).appName("cpe")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC"))
@@ -56,7 +54,7 @@ def evaluate_spark(rv: ResolvedVersion, cohort: Cohort, out: Path | None, progre
     ids = criterion_ids(rv)
     needed = program(rv).attributes()
     own = spark is None
-    stage = Path(tempfile.mkdtemp(prefix="cpe-spark-", dir=os.environ.get(STAGING_ENV)))
+    stage = Path(tempfile.mkdtemp(prefix="cpe-spark-", dir=setting("spark_staging")))
     try:
         staged = stage / "cohort.parquet"
         cols = ", ".join(["__row", "id"] + [_q(a) for a in needed])

@@ -40,7 +40,9 @@ def cache_dir() -> Path:
 
 
 def key_file() -> Path:
-    env = os.environ.get("CPE_CACHE_KEY_FILE")
+    from engine.settings import setting
+
+    env = setting("cache_key_file")
     if env:
         return Path(env)
     import platformdirs

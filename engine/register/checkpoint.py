@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.register.chain import now, plain
+from engine.settings import setting
 
 if TYPE_CHECKING:
     from engine.register.keys import Keyring
 
-ENV = "CPE_REGISTER_CHECKPOINTS"
 
 
 def default_file(url: str) -> Path:
@@ -37,7 +37,7 @@ def default_file(url: str) -> Path:
 
 
 def file_for(url: str) -> Path:
-    return Path(os.environ.get(ENV) or default_file(url)).expanduser()
+    return Path(setting("register_checkpoints") or default_file(url)).expanduser()
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from typing import Any
 
 from engine.errors import InputError
 from engine.register.chain import canonical_json
+from engine.settings import setting
 
-ENV_KEY = "CPE_REGISTER_KEY"
+ENV_KEY = "CPE_REGISTER_KEY"  # named in messages
 ENV_FILE = "CPE_REGISTER_KEY_FILE"
 MIN_LENGTH = 32  # characters of secret: 128 bits as hex, at the least
 
@@ -73,11 +74,11 @@ def _parse(lines: list[str], where: str) -> list[bytes]:
 def load(create: bool = False) -> Keyring | None:
     """The configured keyring; with `create`, a new key file at the default place when none is
     configured; else None when there is no key anywhere."""
-    env = os.environ.get(ENV_KEY, "").strip()
+    env = (setting("register_key") or "").strip()
     if env:
         found, source = _parse(env.split(), ENV_KEY), ENV_KEY
     else:
-        path = Path(os.environ.get(ENV_FILE) or default_file()).expanduser()
+        path = Path(setting("register_key_file") or default_file()).expanduser()
         if not path.exists():
             if not create:
                 return None

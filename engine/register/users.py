@@ -10,7 +10,6 @@ entries, so there is no counter to reset behind the chain's back.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine.errors import InputError
 from engine.register.chain import now
 from engine.register.models import Base
+from engine.settings import setting
 
 if TYPE_CHECKING:
     from engine.register.store import Register
@@ -77,11 +77,11 @@ class LockedOut(InputError):
 
 
 def max_failures() -> int:
-    return int(os.environ.get("CPE_LOGIN_MAX_FAILURES", "5"))
+    return int(setting("login_max_failures"))
 
 
 def lock_minutes() -> int:
-    return int(os.environ.get("CPE_LOGIN_LOCK_MINUTES", "15"))
+    return int(setting("login_lock_minutes"))
 
 
 def _hasher() -> Any:

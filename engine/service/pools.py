@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 from starlette.concurrency import run_in_threadpool
+
+from engine.settings import setting
 
 T = TypeVar("T")
 _WRITERS: ThreadPoolExecutor | None = None
@@ -21,7 +22,7 @@ _WRITERS: ThreadPoolExecutor | None = None
 def _writers() -> ThreadPoolExecutor:
     global _WRITERS
     if _WRITERS is None:  # one per process (each uvicorn worker makes its own)
-        _WRITERS = ThreadPoolExecutor(max_workers=int(os.environ.get("CPE_REGISTER_WRITERS", "4")),
+        _WRITERS = ThreadPoolExecutor(max_workers=int(setting("register_writers")),
                                       thread_name_prefix="cpe-register-write")
     return _WRITERS
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from functools import lru_cache
 from typing import Any, Awaitable, Callable
 
+from engine.settings import setting
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -33,7 +33,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-DEFAULT_MAX_BODY = 5 * 1024 * 1024
 DOCUMENT_PATHS = re.compile(r"^/(policies/[^/]+/[^/]+|eligibility/[^/]+/letter)/?$")
 OPENAPI_PATHS = ("/docs",)
 COMMON = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
@@ -101,10 +100,7 @@ class SecurityHeaders:
 
 
 def max_body() -> int:
-    try:
-        return max(1, int(os.environ.get("CPE_MAX_BODY_BYTES", DEFAULT_MAX_BODY)))
-    except ValueError:
-        return DEFAULT_MAX_BODY
+    return int(setting("max_body_bytes"))
 
 
 async def on_body_too_large(_request: Any, exc: Exception) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
-import os
 import secrets
 from typing import Any, Iterable
 
@@ -19,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from engine.register.users import ROLE_NOUNS, Account, LockedOut, authenticate, get_user
+from engine.settings import setting
 
 log = logging.getLogger("cpe.casework")
 router = APIRouter(include_in_schema=False)
@@ -36,14 +36,14 @@ class Refusal(Exception):
 
 def middleware_options() -> dict[str, Any]:
     """Keyword arguments for Starlette's SessionMiddleware."""
-    secret = os.environ.get("CPE_SESSION_SECRET")
+    secret = setting("session_secret")
     if not secret:
         if not _SECRET:
             _SECRET.append(secrets.token_urlsafe(32))
             log.warning("CPE_SESSION_SECRET is not set: sessions end when the service restarts")
         secret = _SECRET[0]
     return {"secret_key": secret, "session_cookie": "cpe_session", "max_age": SESSION_HOURS * 3600,
-            "same_site": "lax", "https_only": os.environ.get("CPE_SESSION_HTTPS_ONLY", "") == "1"}
+            "same_site": "lax", "https_only": bool(setting("session_https_only"))}
 
 
 def register(request: Request) -> Any:
