@@ -7,14 +7,16 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
 from engine.register import workflow
 from engine.register.chain import GENESIS, entry_hash, now, row_hash, sha256
+from engine.register.reads import SIGNAL, Reads, _as_date, _today
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("cpe.register")  # refs, actions and outcomes only: never facts or identifiers
 
 PANEL_OUTCOMES = ("approved", "declined")
-SIGNAL = "signal.service_development"
 
 
 def engine_version() -> str:
@@ -35,7 +36,6 @@ def engine_version() -> str:
         return "unknown"
 
 
-_REF = re.compile(r"^IFR-[0-9]{6,12}$")
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
@@ -54,20 +54,10 @@ def check_texts(**fields: tuple[str | None, int | None]) -> None:
             raise InputError.of("bad-value", f"{name}: {why}")
 
 
-def _today() -> dt.date:
-    return now().date()
-
-
-def _as_date(value: dt.datetime) -> dt.date:
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc)
-    return value.date()
-
-
-class Register:
+class Register(Reads):
     """One register database. Opening it brings its schema up to date."""
 
-    def __init__(self, url: str | None = None, suite: "Suite | None" = None, keys: "Keyring | None" = None,
+    def __init__(self, url: str | None = None, suite: Suite | None = None, keys: Keyring | None = None,
                  checkpoints: Path | None = None):
         from sqlalchemy.orm import sessionmaker
 
@@ -83,7 +73,7 @@ class Register:
         self.checkpoints = checkpoints or checkpoint.file_for(self.url)
 
     @property
-    def keys(self) -> "Keyring":
+    def keys(self) -> Keyring:
         """The signing keys (outside the database); made on the first write if none is configured."""
         if self._keys is None:
             from engine.register.keys import load
@@ -91,7 +81,7 @@ class Register:
             self._keys = load(create=True)
         return self._keys
 
-    def verify_keys(self) -> "Keyring | None":
+    def verify_keys(self) -> Keyring | None:
         """The keys to check the chain with, never made up: None when none is configured."""
         if self._keys is None:
             from engine.register.keys import load
@@ -100,7 +90,7 @@ class Register:
         return self._keys
 
     @property
-    def suite(self) -> "Suite":
+    def suite(self) -> Suite:
         if self._suite is None:
             from engine.language.suite import Suite
 
@@ -110,7 +100,7 @@ class Register:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Register":
+    def __enter__(self) -> Register:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -118,7 +108,7 @@ class Register:
 
     # -- plumbing --------------------------------------------------------------------------
     @contextmanager
-    def _writing(self) -> Iterator["Session"]:
+    def _writing(self) -> Iterator[Session]:
         from engine.register.db import lock_chain
 
         keys = self.keys  # before the lock: a missing or bad key fails without writing
@@ -132,7 +122,7 @@ class Register:
 
             checkpoint.append(self.checkpoints, keys, *head)
 
-    def _audit(self, s: "Session", actor: str, action: str, case_ref: str | None, payload: dict[str, Any],
+    def _audit(self, s: Session, actor: str, action: str, case_ref: str | None, payload: dict[str, Any],
                rows: list[Any] = ()) -> Any:
         from sqlalchemy import select
 
@@ -153,23 +143,6 @@ class Register:
         s.flush()
         s.info["head"] = (entry.seq, entry.hash)
         return entry
-
-    def _case(self, s: "Session", ref: str) -> Any:
-        from engine.register.models import Case
-
-        case = s.get(Case, ref) if isinstance(ref, str) and _REF.match(ref) else None
-        if case is None:
-            raise InputError.of("unknown-case", f"no case {str(ref)[:40]!r} in the register",
-                                hint="`cpe case list` shows the cases")
-        return case
-
-    @staticmethod
-    def _events(s: "Session", ref: str) -> list[Any]:
-        from sqlalchemy import select
-
-        from engine.register.models import CaseEvent
-
-        return list(s.scalars(select(CaseEvent).where(CaseEvent.case_ref == ref).order_by(CaseEvent.seq)))
 
     # -- cases -----------------------------------------------------------------------------
     def new_case(self, policy_id: str, patient: Mapping[str, Any], *, on: dt.date | None = None,
@@ -224,7 +197,7 @@ class Register:
         log.info("case created ref=%s policy=%s version=%s outcome=%s", ref, rv.id, rv.label, decision["outcome"])
         return {"ref": ref, "decision": decision, "signals": [signal] if signal else []}
 
-    def _replay(self, s: "Session", seen: Any, asked: str) -> dict[str, Any]:
+    def _replay(self, s: Session, seen: Any, asked: str) -> dict[str, Any]:
         """The answer a case creation gave the first time its idempotency key was used."""
         from sqlalchemy import select
 
@@ -237,13 +210,12 @@ class Register:
         log.info("case creation replayed ref=%s", seen.case_ref)
         return {"ref": seen.case_ref, "decision": ev.decision, "signals": [], "replayed": True}
 
-    def _service_development(self, s: "Session", case: Any, actor: str) -> dict[str, Any] | None:
+    def _service_development(self, s: Session, case: Any, actor: str) -> dict[str, Any] | None:
         """Several requests for one intervention in a window suggest a policy gap, not an exception
         (NHS England: more than five IFRs for the same treatment)."""
         from sqlalchemy import func, select
 
         from engine.register.models import AuditEntry, Case
-
         from engine.settings import setting
 
         threshold, window = setting("signal_threshold"), setting("signal_window_days")
@@ -253,7 +225,7 @@ class Register:
         if count <= threshold:
             return None
         for e in s.scalars(select(AuditEntry).where(AuditEntry.action == SIGNAL).order_by(AuditEntry.seq.desc())):
-            at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.timezone.utc)
+            at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.UTC)
             if e.payload.get("policy_id") == case.policy_id and at >= since:
                 return None  # already raised in this window
         payload = {"policy_id": case.policy_id, "intervention": case.intervention, "requests": count,
@@ -286,7 +258,7 @@ class Register:
         log.info("case transition ref=%s action=%s state=%s", ref, action, event["to"])
         return {"ref": ref, "state": event["to"], "event": event}
 
-    def _apply(self, s: "Session", ref: str, action: str, actor: str, note: str | None,
+    def _apply(self, s: Session, ref: str, action: str, actor: str, note: str | None,
                outcome: str | None, reason: str | None) -> dict[str, Any]:
         from engine.register.models import CaseEvent, PanelDecision
 
@@ -321,7 +293,7 @@ class Register:
                 "at": at.isoformat(), **{k: v for k, v in data.items() if k != "guard"}}
 
     def record(self, actor: str, action: str, payload: dict[str, Any], *, case_ref: str | None = None,
-               write: "Callable[[Session], None] | None" = None) -> dict[str, Any]:
+               write: Callable[[Session], None] | None = None) -> dict[str, Any]:
         """An audited write outside the workflow (a letter sent, an account added, a sign-in):
         `write` adds its rows in the same transaction as the one audit entry vouching for it.
         The payload is for the chain: never patient facts, passwords or their hashes."""
@@ -333,109 +305,3 @@ class Register:
             entry = self._audit(s, actor, action, case_ref, payload)
         log.info("recorded %s ref=%s", action, case_ref or "-")
         return {"seq": entry.seq, "hash": entry.hash, "at": entry.at.isoformat()}
-
-    def entries(self, actions: "tuple[str, ...]", *, case_ref: str | None = None,
-                since: dt.datetime | None = None) -> list[dict[str, Any]]:
-        """Audit entries of some actions (oldest first), optionally for one case or since a time."""
-        from sqlalchemy import select
-
-        from engine.register.chain import plain
-        from engine.register.models import AuditEntry
-
-        q = select(AuditEntry).where(AuditEntry.action.in_(actions)).order_by(AuditEntry.seq)
-        if case_ref is not None:
-            q = q.where(AuditEntry.case_ref == case_ref)
-        if since is not None:
-            q = q.where(AuditEntry.at >= since)
-        with self.Session() as s:
-            rows = list(s.scalars(q))
-        return [plain({"seq": r.seq, "at": r.at, "actor": r.actor, "action": r.action, "case_ref": r.case_ref,
-                       "hash": r.hash, **{k: v for k, v in r.payload.items() if k != "rows"}}) for r in rows]
-
-    def head(self) -> str:
-        """The newest audit entry's hash (printed on letters, so the chain's tail can be checked later)."""
-        from sqlalchemy import select
-
-        from engine.register.models import AuditEntry
-
-        with self.Session() as s:
-            h = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-        return h or GENESIS
-
-    # -- reading ---------------------------------------------------------------------------
-    def show(self, ref: str) -> dict[str, Any]:
-        """The case with its decision, panel decisions, history and audit entries."""
-        from sqlalchemy import select
-
-        from engine.register.chain import plain
-        from engine.register.models import AuditEntry, Evaluation, PanelDecision
-
-        with self.Session() as s:
-            case = self._case(s, ref)
-            evals = list(s.scalars(select(Evaluation).where(Evaluation.case_ref == ref).order_by(Evaluation.id)))
-            panels = list(s.scalars(select(PanelDecision).where(PanelDecision.case_ref == ref)
-                                    .order_by(PanelDecision.id)))
-            events = self._events(s, ref)
-            audit = list(s.scalars(select(AuditEntry).where(AuditEntry.case_ref == ref).order_by(AuditEntry.seq)))
-        state = events[-1].to_state
-        due = workflow.decision_due(_as_date(case.created_at))
-        return plain({
-            "ref": case.ref, "policy_id": case.policy_id, "intervention": case.intervention,
-            "referral_date": case.referral_date, "requester": case.requester, "grounds": case.grounds,
-            "patient": case.patient, "patient_ref": case.patient_ref,
-            "created_at": case.created_at, "created_by": case.created_by,
-            "state": state, "allowed": workflow.allowed(state),
-            "decision_due": due, "overdue": state in workflow.OPEN_STATES and _today() > due
-                                            and not any(e.to_state == "decided" for e in events),
-            "decision": evals[-1].decision,
-            "evaluations": [{"id": e.id, "policy_id": e.policy_id, "version": e.version, "digest": e.digest,
-                             "engine_version": e.engine_version, "on": e.on_date, "outcome": e.outcome,
-                             "route": e.route, "evaluated_at": e.evaluated_at} for e in evals],
-            "panel_decisions": [{"outcome": p.outcome, "reason": p.reason, "decided_by": p.decided_by,
-                                 "decided_at": p.decided_at} for p in panels],
-            "panel_decision": panels[-1].outcome if panels else None,
-            "history": [{"seq": e.seq, "action": e.action, "from": e.from_state, "to": e.to_state,
-                         "actor": e.actor, "at": e.at, **{k: v for k, v in e.data.items() if k != "guard"}}
-                        for e in events],
-            "audit": [{"seq": a.seq, "action": a.action, "at": a.at, "actor": a.actor, "hash": a.hash}
-                      for a in audit],
-        })
-
-    def list_cases(self, policy_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
-        from sqlalchemy import select
-
-        from engine.register.chain import plain
-        from engine.register.models import Case, CaseEvent, Evaluation, PanelDecision
-
-        with self.Session() as s:
-            q = select(Case).order_by(Case.number)
-            if policy_id:
-                q = q.where(Case.policy_id == policy_id)
-            cases = list(s.scalars(q))
-            last: dict[str, Any] = {}
-            for e in s.scalars(select(CaseEvent).order_by(CaseEvent.case_ref, CaseEvent.seq)):
-                last[e.case_ref] = e
-            outcome = {e.case_ref: e.outcome for e in s.scalars(select(Evaluation).order_by(Evaluation.id))}
-            panel = {p.case_ref: p.outcome for p in s.scalars(select(PanelDecision).order_by(PanelDecision.id))}
-        today, out = _today(), []
-        for c in cases:
-            st = last[c.ref].to_state
-            if state and st != state:
-                continue
-            due = workflow.decision_due(_as_date(c.created_at))
-            out.append(plain({"ref": c.ref, "policy_id": c.policy_id, "created_at": c.created_at,
-                              "referral_date": c.referral_date, "state": st, "engine_outcome": outcome.get(c.ref),
-                              "panel_decision": panel.get(c.ref), "decision_due": due,
-                              "overdue": st in ("submitted", "screening", "panel") and today > due}))
-        return out
-
-    def signals(self) -> list[dict[str, Any]]:
-        from sqlalchemy import select
-
-        from engine.register.chain import plain
-        from engine.register.models import AuditEntry
-
-        with self.Session() as s:
-            rows = list(s.scalars(select(AuditEntry).where(AuditEntry.action == SIGNAL).order_by(AuditEntry.seq)))
-        return [plain({"seq": r.seq, "at": r.at, "case_ref": r.case_ref,
-                       **{k: v for k, v in r.payload.items() if k not in ("rows", "key")}}) for r in rows]
