@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -51,7 +51,7 @@ def serve_cmd(
     if hasattr(signal, "SIGPIPE"):  # a client that disconnects mid-response is the server's to handle, never fatal
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     n = workers or default_workers()
-    common = dict(host=host, port=port, log_level="info", server_header=False,
+    common: dict[str, Any] = dict(host=host, port=port, log_level="info", server_header=False,
                   timeout_graceful_shutdown=graceful_timeout)
     if n == 1:
         uvicorn.run(application, **common)

@@ -136,7 +136,8 @@ class _Sink:
     """Appends Arrow batches to a Parquet file (one row group each) or a CSV file."""
 
     def __init__(self, path: Path):
-        self.path, self.writer = path, None
+        self.path = path
+        self.writer: Any = None  # a pyarrow ParquetWriter or CSVWriter, made from the first batch's schema
 
     def write(self, table: Any) -> None:
         if self.writer is None:

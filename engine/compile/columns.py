@@ -138,8 +138,8 @@ def _compare(a: Algebra[E], s: Step) -> E:
         return a.and_([a.compare(">=" if s.lo_incl else ">", x, num(s.lo)),
                        a.compare("<=" if s.hi_incl else "<", x, num(s.hi))])
     if s.op == "in":
-        return a.isin(x, tuple(num(v) for v in s.value))  # type: ignore[union-attr]
-    return a.compare(s.op, x, num(s.value))
+        return a.isin(x, tuple(num(v) for v in s.value))
+    return a.compare(str(s.op), x, num(s.value))
 
 
 def lower(prog: Program, alg: Algebra[E]) -> Lowered[E]:

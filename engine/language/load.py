@@ -40,7 +40,7 @@ def _describe(err: dict) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def problems_from(exc: ValidationError, data: Any, file: str, code: str = "invalid-file") -> list[Problem]:
+def problems_from(exc: ValidationError, data: Any, file: str | None, code: str = "invalid-file") -> list[Problem]:
     """pydantic errors → located problems, one per distinct path, in file order."""
     out: list[Problem] = []
     seen: set[str] = set()

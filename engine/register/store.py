@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from engine.errors import InputError
 from engine.register import workflow
@@ -79,6 +79,7 @@ class Register(Reads):
             from engine.register.keys import load
 
             self._keys = load(create=True)
+        assert self._keys is not None  # load(create=True) makes a key file when none is configured
         return self._keys
 
     def verify_keys(self) -> Keyring | None:
@@ -123,7 +124,7 @@ class Register(Reads):
             checkpoint.append(self.checkpoints, keys, *head)
 
     def _audit(self, s: Session, actor: str, action: str, case_ref: str | None, payload: dict[str, Any],
-               rows: list[Any] = ()) -> Any:
+               rows: Sequence[Any] = ()) -> Any:
         from sqlalchemy import select
 
         from engine.register.models import AuditEntry
@@ -206,7 +207,7 @@ class Register(Reads):
         if seen.request_digest != asked:
             raise InputError.of("idempotency-key-reused", f"this idempotency key already created {seen.case_ref} "
                                 "from a different request", hint="use a new key for a new request")
-        ev = s.scalars(select(Evaluation).where(Evaluation.case_ref == seen.case_ref).order_by(Evaluation.id)).first()
+        ev = s.scalars(select(Evaluation).where(Evaluation.case_ref == seen.case_ref).order_by(Evaluation.id)).one()
         log.info("case creation replayed ref=%s", seen.case_ref)
         return {"ref": seen.case_ref, "decision": ev.decision, "signals": [], "replayed": True}
 
@@ -277,7 +278,7 @@ class Register(Reads):
             data["note"] = note
         rows: list[Any] = []
         if action == "decide":
-            pd = PanelDecision(case_ref=ref, outcome=outcome, reason=reason.strip(), decided_by=actor, decided_at=at)
+            pd = PanelDecision(case_ref=ref, outcome=outcome, reason=(reason or "").strip(), decided_by=actor, decided_at=at)
             s.add(pd)
             rows.append(pd)
             data["outcome"] = outcome

@@ -191,7 +191,7 @@ def authenticate(reg: "Register", username: str, password: str) -> Account | Non
         except (VerificationError, InvalidHashError):
             ok = False
         ok = ok and u is not None and not u.disabled
-        account = _account(u) if ok else None
+        account = _account(u) if ok and u is not None else None
     reg.record(f"web:{username}", SIGNED_IN if ok else REFUSED, {"username": username})
     if not ok and locked_until(reg, username) is not None:
         reg.record(f"web:{username}", LOCKED, {"username": username, "minutes": lock_minutes()})

@@ -59,7 +59,7 @@ def create_app(policies: Path | None = None) -> FastAPI:
 def _include_register(app: FastAPI) -> None:
     """The IFR case register's API, when that part of the engine is present."""
     try:
-        from engine.service.register_api import router  # type: ignore[import-not-found]
+        from engine.service.register_api import router
     except ImportError:
         return
     app.include_router(router)
@@ -90,7 +90,7 @@ def _document_bodies(app: FastAPI) -> None:
 
 def _describe_parameters(doc: dict[str, Any], suite: Suite) -> None:
     """Policy ids, version labels and dates as precisely as OpenAPI can say them."""
-    shapes = {"policy_id": {"type": "string", "enum": suite.ids()},
+    shapes: dict[str, dict[str, Any]] = {"policy_id": {"type": "string", "enum": suite.ids()},
               "version": {"type": "string", "pattern": r"^(\d{4}-\d{2}-\d{2}|draft-\d{4})$"},
               "on": {"type": "string", "format": "date"}}
     for path in doc.get("paths", {}).values():

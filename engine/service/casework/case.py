@@ -56,7 +56,7 @@ def letters_sent(request: Request, ref: str) -> list[dict[str, Any]]:
 
 def with_depth(criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The recorded criteria with their nesting depth (the JSON names each one's parent)."""
-    depth: dict[str, int] = {}
+    depth: dict[Any, int] = {}
     out = []
     for x in criteria:
         depth[x["id"]] = depth.get(x.get("parent"), -1) + 1 if x.get("parent") else 0

@@ -37,7 +37,7 @@ def _env() -> jinja2.Environment:
     from engine.reports.render import environment
 
     base = environment("html")
-    return base.overlay(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES), base.loader]))
+    return base.overlay(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES), *([base.loader] if base.loader else [])]))
 
 
 def _engine_decision(request: Request, c: dict[str, Any]) -> Any:

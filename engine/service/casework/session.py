@@ -140,6 +140,7 @@ async def sign_in(request: Request) -> Response:
     if error:
         return render(request, "sign_in.html", 401 if username else 422, None, title="Sign in", next=nxt,
                       username=username, error=error, error_count=1)
+    assert account is not None  # no error means the sign-in was accepted
     request.session.clear()  # a fresh session (and CSRF token) after signing in: no fixation
     request.session.update({"user": account.username, "since": dt.datetime.now(dt.timezone.utc).timestamp(),
                             "csrf": secrets.token_urlsafe(32)})
