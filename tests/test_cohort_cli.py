@@ -201,3 +201,20 @@ def test_bad_cohort_column_exits_2_naming_it(tmp_path):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = cpe("cohort", "evaluate", "assisted-conception", "--cohort", str(tmp_path / "missing.csv"))
     assert r.returncode == 2 and "no cohort file" in r.stderr
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "polars"])
+def test_a_command_checks_the_columns_it_reads(tmp_path, engine):
+    """A bad value in a column the policy never reads cannot change its answer, so it does not
+    stop the run; the same value in a column the policy reads is refused with its row."""
+    p = tmp_path / "c.csv"
+    p.write_text("id,age,baker_grade\np1,30,9x\np2,40,2\n")   # baker_grade: read by breast implants only
+    ok = cpe("cohort", "evaluate", "assisted-conception", "--engine", engine, "--cohort", str(p), "-f", "json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["rows"] == 2
+    bad = cpe("cohort", "evaluate", "breast-implant-replacement", "--engine", engine, "--cohort", str(p))
+    assert bad.returncode == 2 and "row 1, column 'baker_grade': '9x'" in bad.stderr
+    imp = cpe("impact", "breast-implant-replacement", "--from", "2018-07-01", "--to", "2020-03-05", "--cohort", str(p))
+    assert imp.returncode == 2 and "row 1, column 'baker_grade'" in imp.stderr
+    imp = cpe("impact", "assisted-conception", "--from", "2018-11-01", "--to", "2020-03-05", "--cohort", str(p))
+    assert imp.returncode == 0, imp.stderr

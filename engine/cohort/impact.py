@@ -74,11 +74,11 @@ def impact(old: ResolvedVersion, new: ResolvedVersion, cohort: Cohort, progress:
                     f"FILTER (WHERE 9 * __a + __b IN ({', '.join(map(str, changing))}))")
     else:
         aggs.append("NULL")
-    aggs += cohort.check_aggregates()
+    aggs += cohort.check_aggregates(needed)
     groups = cohort.execute(f"SELECT {', '.join(aggs)} FROM ({coded}) GROUP BY __a, __b", progress).fetchall()
     checks = [min((g[4 + k] for g in groups if g[4 + k] is not None), default=None)
-              for k in range(len(cohort.columns))]
-    cohort.raise_first_bad(checks)
+              for k in range(len(cohort.checked(needed)))]
+    cohort.raise_first_bad(checks, needed)
     cohort.rows = sum(g[2] for g in groups)
     result = Impact(old.id, old, new, str(cohort.path), cohort.rows, sample=sample)
     examples: dict[tuple[str, str], list[int]] = {}

@@ -51,18 +51,19 @@ def _duckdb(rv: ResolvedVersion, cohort: Cohort, out: Path | None, progress: Pro
     ids = [cid for cid, _ in low.criteria]
     crit = [f"{e} AS {_q(cid)}" for cid, e in low.criteria]
     code = low.code_from(lambda cid: _q(cid))
-    src = cohort.source_sql(program(rv).attributes())
-    flags = [f"__bad__{n}" for n in cohort.columns]
+    needed = program(rv).attributes()
+    src = cohort.source_sql(needed)
+    flags = [f"__bad__{n}" for n in cohort.checked(needed)]
     inner = f"SELECT {', '.join(['__row'] + crit + [_q(f) for f in flags])} FROM {src}"
     coded = f"SELECT *, {code} AS __code FROM ({inner})"
     aggs = ["__code", "count(*)"]
     for cid in ids:   # met, and known (met + unmet): two plain aggregates, not three filtered ones
         aggs += [f"sum(CAST({_q(cid)} AS INTEGER))", f"count({_q(cid)})"]
-    aggs += cohort.check_aggregates()
+    aggs += cohort.check_aggregates(needed)
     groups = cohort.execute(f"SELECT {', '.join(aggs)} FROM ({coded}) GROUP BY __code", progress).fetchall()
     k = 2 + 2 * len(ids)
     cohort.raise_first_bad([min((g[k + j] for g in groups if g[k + j] is not None), default=None)
-                            for j in range(len(cohort.columns))])
+                            for j in range(len(flags))], needed)
     outcomes = _outcomes(low)
     result = CohortResult.empty(ids)
     for g in groups:
@@ -87,9 +88,9 @@ def _polars(rv: ResolvedVersion, cohort: Cohort, out: Path | None, progress: Pro
 
     from engine.compile.to_polars import evaluate_frame
 
-    cohort.check(progress)
-    ids = criterion_ids(rv)
     needed = program(rv).attributes()
+    cohort.check(progress, needed)
+    ids = criterion_ids(rv)
     cols = ", ".join(["id"] + [_q(a) for a in needed])
     # checked above, so the scan is settled: stream it (a DB-API result would copy every row)
     reader = cohort.con.sql(f"SELECT {cols} FROM {cohort.source_sql(needed)}").to_arrow_reader(BATCH)

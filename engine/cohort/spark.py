@@ -50,9 +50,9 @@ def evaluate_spark(rv: ResolvedVersion, cohort: Cohort, out: Path | None, progre
     from engine.cohort.result import CohortResult, criterion_ids
     from engine.compile.to_spark import evaluate_frame
 
-    cohort.check(progress)
-    ids = criterion_ids(rv)
     needed = program(rv).attributes()
+    cohort.check(progress, needed)
+    ids = criterion_ids(rv)
     own = spark is None
     stage = Path(tempfile.mkdtemp(prefix="cpe-spark-", dir=setting("spark_staging")))
     try:
