@@ -18,6 +18,11 @@ count is checked against the hand-written rule (`agree`), so a fast wrong engine
 - peers: durable_rules (post per event, the eligible rule only), zen-engine (ZenEngine.evaluate
   on a shared engine, one expression node with a key per criterion), rule-engine (typed Rule).
 
+Beside the kernels, end to end: `cohort` (benchmarks/cohort_e2e.py: `cpe impact` and `cpe cohort
+evaluate` over synthetic Parquet cohorts of 1 M and 10 M patients, patients/s and each command's
+peak RSS) and `service` (benchmarks/load.py: 200 concurrent clients for 20 s on loopback,
+p50/p95/p99 per endpoint). `--no-e2e` leaves those two out.
+
 Benchmarks are not tests: nothing here asserts a speed. `--quick` is a smoke run
 (smaller samples, 100,000 columnar rows); its figures are not for quoting.
 """
@@ -415,6 +420,36 @@ def run(quick: bool) -> dict[str, Any]:
     }
 
 
+def end_to_end(quick: bool) -> dict[str, Any]:
+    """Cohort commands and the service under load, each in its own processes."""
+    import cohort_e2e
+
+    cohort = cohort_e2e.run([100_000] if quick else [1_000_000, 10_000_000])
+    clients, seconds = (20, 3) if quick else (200, 20)
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "load.py"), "--clients", str(clients),
+                        "--seconds", str(seconds), "--json"], capture_output=True, text=True, cwd=ROOT)
+    try:
+        service = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        service = {"error": (p.stderr or p.stdout)[-500:]}
+    return {"cohort": cohort, "service": service}
+
+
+def e2e_table(e: dict[str, Any]) -> list[str]:
+    import cohort_e2e
+
+    lines = ["", cohort_e2e.table(e["cohort"]), ""]
+    s = e["service"]
+    if "endpoints" not in s:
+        return lines + [f"service under load: {s.get('error', 'no figures')}"]
+    lines.append(f"service, {s['clients']} clients for {s['seconds']} s on loopback "
+                 f"({s['total_per_s']} requests/s, 5xx {s['5xx']}, connection errors {s['conn_errors']}):")
+    lines.append(f"  {'endpoint':<10}{'requests':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    lines += [f"  {k:<10}{r['requests']:>10}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}"
+              for k, r in s["endpoints"].items()]
+    return lines
+
+
 def table(r: dict[str, Any]) -> str:
     base = r["and_chain_evals_per_s"]
     lines = [f"rule: {r['rule']}{'  (QUICK smoke run: not for quoting)' if r['quick'] else ''}",
@@ -448,6 +483,8 @@ def table(r: dict[str, Any]) -> str:
     lines += ["", "ratios (median of within-round ratios; the targets are judged on these):"]
     lines += [f"  {k}: {v}" for k, v in r["ratios"].items()]
     lines += ["", "targets:"] + [f"  {'met ' if ok else 'MISSED'}  {k}" for k, ok in r["targets_met"].items()]
+    if r.get("end_to_end"):
+        lines += e2e_table(r["end_to_end"])
     if r["errors"]:
         lines += ["", "errors:"] + [f"  {k}: {v}" for k, v in r["errors"].items()]
     return "\n".join(lines)
@@ -457,8 +494,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--quick", action="store_true", help="a fast smoke run (small samples)")
+    ap.add_argument("--no-e2e", action="store_true", help="leave out the cohort and service figures")
     args = ap.parse_args()
     result = run(args.quick)
+    if not args.no_e2e:
+        result["end_to_end"] = end_to_end(args.quick)
     print(json.dumps(result, indent=2) if args.json else table(result))
 
 

@@ -26,3 +26,11 @@ def test_quick_benchmark_prints_the_contract_keys():
     assert doc["machine"]["nproc"] >= 1 and doc["machine"]["python"]
     # every engine that ran decided the same patients the same way as the hand-written rule
     assert all(doc["agree"].values()), doc["agree"]
+    # end to end: the real commands over a Parquet cohort, and the real server under clients
+    sizes = doc["end_to_end"]["cohort"]["sizes"]
+    assert [s["patients"] for s in sizes] == [100_000]
+    for name, run in sizes[0]["runs"].items():
+        assert run["exit"] == 0 and run["patients_per_s"] > 0 and run["peak_rss_mb"] > 0, (name, run)
+    service = doc["end_to_end"]["service"]
+    assert service["5xx"] == 0 and service["conn_errors"] == 0, service
+    assert {"cds", "evaluate"} <= set(service["endpoints"])
