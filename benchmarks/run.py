@@ -320,7 +320,7 @@ def diff_seconds() -> tuple[dict[str, float] | None, str | None]:
         labels = [v.version for v in p.versions]
         for a, b in zip(labels, labels[1:]):
             ra, rb = s.resolved(p.id, a), s.resolved(p.id, b)
-            out[f"{p.id} {a} -> {b}"] = round(_seconds(lambda: diff(ra, rb, s.attributes)), 4)
+            out[f"{p.id} {a} -> {b}"] = round(_seconds(lambda ra=ra, rb=rb: diff(ra, rb, s.attributes)), 4)
     return out, None
 
 

@@ -17,7 +17,7 @@ import typer
 from engine.cli.common import Format, FormatOpt, PoliciesOpt, app, print_json, print_lines, suite
 
 
-class DiffFormat(str, enum.Enum):
+class DiffFormat(enum.StrEnum):
     text = "text"
     json = "json"
     html = "html"

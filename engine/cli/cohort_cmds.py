@@ -16,7 +16,7 @@ cohort_app = typer.Typer(no_args_is_help=True,
 app.add_typer(cohort_app, name="cohort")
 
 
-class Engine(str, enum.Enum):
+class Engine(enum.StrEnum):
     duckdb = "duckdb"
     polars = "polars"
     spark = "spark"

@@ -50,7 +50,7 @@ def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
     logging.captureWarnings(True)  # a Python warning is logged once, through the same handler
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     text = "text"
     json = "json"
 

@@ -18,7 +18,7 @@ report_app = typer.Typer(no_args_is_help=True, add_completion=False,
 app.add_typer(report_app, name="report")
 
 
-class ReportFormat(str, enum.Enum):
+class ReportFormat(enum.StrEnum):
     html = "html"
     md = "md"
     pdf = "pdf"

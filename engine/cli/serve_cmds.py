@@ -47,7 +47,7 @@ def serve_cmd(
     if policies is not None:  # the workers build their own app: they find the folder here
         export("policies", str(policies.resolve()))
     application = create_app(policies)
-    application.state.suite.attributes  # fail now (exit 2) on a broken policies folder, not per request
+    _ = application.state.suite.attributes  # fail now (exit 2) on a broken policies folder, not per request
     if hasattr(signal, "SIGPIPE"):  # a client that disconnects mid-response is the server's to handle, never fatal
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     n = workers or default_workers()

@@ -62,7 +62,7 @@ class CompiledPython:
         # means the same outcome in every version, so this version's table serves)
         ns: dict[str, Any] = {"REF_TRUTH": tuple(by_outcome[row[0]] for row in prog.branch_table()),
                               "REF_OUT": by_outcome}
-        for k, (pid, c) in enumerate(self.refs.items()):
+        for k, c in enumerate(self.refs.values()):
             ns[f"_ref_fast_{k}"] = c.evaluate
             ns[f"_ref_kleene_{k}"] = c.kleene
         code = compile(self.source, f"<cpe {prog.rv.id} {prog.rv.label}>", "exec")

@@ -182,7 +182,7 @@ class Suite:
         """Every problem in every file, collected rather than stopping at the first."""
         problems: list[Problem] = []
         try:
-            self.attributes
+            _ = self.attributes
         except InputError as e:
             return e.problems
         for pid in self.ids():

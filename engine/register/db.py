@@ -7,7 +7,7 @@ audit row hashes the one before it: two writers must never read the same chain h
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
 
@@ -75,7 +75,7 @@ def make_engine(url: str | None = None) -> "Engine":
             # hide_parameters: a database error names the statement, never the patient facts bound to it
             engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise InputError.of("bad-database-url", f"CPE_DATABASE_URL {safe_url(url)!r} is not usable: {exc}")
+        raise InputError.of("bad-database-url", f"CPE_DATABASE_URL {safe_url(url)!r} is not usable: {exc}") from None
     return engine
 
 
@@ -104,8 +104,7 @@ def migrate(engine: "Engine") -> None:
         if current_revision(engine) == HEAD:
             return  # the common case: no Alembic import, no lock
     except OperationalError as exc:
-        raise InputError.of("database-unavailable", f"cannot open the register at {safe_url(str(engine.url))}: "
-                            + str(exc.orig).strip().splitlines()[0])
+        raise _unavailable(engine, exc) from None
     from alembic import command
     from alembic.config import Config
 
@@ -117,5 +116,9 @@ def migrate(engine: "Engine") -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
-        raise InputError.of("database-unavailable", f"cannot open the register at {safe_url(str(engine.url))}: "
-                            + str(exc.orig).strip().splitlines()[0])
+        raise _unavailable(engine, exc) from None
+
+
+def _unavailable(engine: Any, exc: Any) -> InputError:
+    return InputError.of("database-unavailable", f"cannot open the register at {safe_url(str(engine.url))}: "
+                         + str(exc.orig).strip().splitlines()[0])

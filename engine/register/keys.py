@@ -89,7 +89,7 @@ def load(create: bool = False) -> Keyring | None:
         try:
             found = _parse(path.read_text(encoding="utf-8").splitlines(), str(path))
         except OSError as exc:
-            raise InputError.of("bad-register-key", f"cannot read the register key file {path}: {exc.strerror}")
+            raise InputError.of("bad-register-key", f"cannot read the register key file {path}: {exc.strerror}") from None
         source = str(path)
     if not found:
         raise InputError.of("bad-register-key", f"no register key in {source}")
