@@ -14,12 +14,15 @@ from typing import Iterable
 
 @dataclass(frozen=True)
 class Location:
+    """file:line:column (1-based); the column only where the reader knew it."""
+
     file: str | None = None
     line: int | None = None
+    column: int | None = None
 
     def __str__(self) -> str:
         if self.file and self.line:
-            return f"{self.file}:{self.line}"
+            return f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
         return self.file or ""
 
 
@@ -46,7 +49,7 @@ class Problem:
         if name in ("message", "hint") and isinstance(value, str):
             value = printable(value)
         elif name == "location" and isinstance(value, Location) and value.file:
-            value = Location(printable(value.file), value.line)
+            value = Location(printable(value.file), value.line, value.column)
         super().__setattr__(name, value)
 
     def __str__(self) -> str:
@@ -62,6 +65,8 @@ class Problem:
             out["file"] = self.location.file
         if self.location.line:
             out["line"] = self.location.line
+        if self.location.line and self.location.column:
+            out["column"] = self.location.column
         if self.hint:
             out["hint"] = self.hint
         return out

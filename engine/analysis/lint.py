@@ -39,20 +39,16 @@ class Finding:
 
 @dataclass
 class Ctx:
-    """One policy as lint sees it: the model, its file and the line of every criterion node."""
+    """One policy as lint sees it: the model (every node with its span) and its file."""
 
     suite: Any
     policy: Policy
     file: str
-    lines: dict[int, Any]
 
     def at(self, node: Any = None, key: str | None = None) -> Location:
-        """The line of a node (or of one of its keys), whichever form engine.language.load keeps it in."""
-        found = self.lines.get(id(node)) if node is not None else None
-        if isinstance(found, tuple):
-            line, keys = found
-            return Location(self.file, (keys or {}).get(key, line) if key else line)
-        return Location(self.file, found)
+        """Where a node (or one of its keys) was written: file:line:column from its span."""
+        span = getattr(node, "span", None)
+        return span.at(*(key,) if key else ()) if span is not None else Location(self.file)
 
 
 def written_nodes(policy: Policy) -> Iterable[tuple[str, Node]]:
@@ -270,10 +266,10 @@ RULE_CHECKS = (never_met, contradictory_criteria, never_changes_outcome)
 def lint_policy(suite: Any, policy_id: str) -> list[Finding]:
     try:
         policy = suite.policy(policy_id)
-        lines, file = suite.lines_of(policy_id)
+        file = suite.file_of(policy_id)
     except InputError as exc:
         return [Finding("error", p.code, p.message, p.location) for p in exc.problems]
-    ctx = Ctx(suite, policy, file, lines)
+    ctx = Ctx(suite, policy, file)
     findings: list[Finding] = []
     for check in FILE_CHECKS:
         findings += check(ctx)
