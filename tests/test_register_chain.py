@@ -165,10 +165,10 @@ def test_a_consistently_forged_chain_is_still_caught_by_re_evaluation(register):
             e.hash = entry_hash(e, register.keys)
             prev = e.hash
     rep = verify(register)
-    assert [f.record for f in rep.findings] == ["audit entry #1",
+    assert [f.subject for f in rep.findings] == ["audit entry #1",
                                                 "case IFR-000001 evaluation 1 (breast-implant-removal 2018-07-01)"]
-    assert "differs from checkpoint line 1" in rep.findings[0].problem
-    assert "recorded not_eligible/ifr, now eligible/routine" in rep.findings[1].problem
+    assert "differs from checkpoint line 1" in rep.findings[0].message
+    assert "recorded not_eligible/ifr, now eligible/routine" in rep.findings[1].message
 
 
 def test_head_hash_can_be_anchored(register):

@@ -83,7 +83,7 @@ def test_a_lint_finding_names_file_line_and_column(tmp_path):
     findings = lint(Suite(ROOT / "policies"), [f])
     found = next(x for x in findings if x.code == "unknown-attribute")
     assert (found.location.line, found.location.column) == (17, 9)
-    assert str(found).startswith(f"{found.location.file}:17:9: error: unknown-attribute:")
+    assert found.text(level=True).startswith(f"{found.location.file}:17:9: error: unknown-attribute:")
 
 
 def test_lint_from_a_restored_snapshot_still_names_lines(tmp_path, monkeypatch):
@@ -97,11 +97,11 @@ def test_lint_from_a_restored_snapshot_still_names_lines(tmp_path, monkeypatch):
     (root / "demo" / "policy.yaml").write_text(GOOD.replace('        value: 18\n', '        value: 18\n'
                                                             '      - {id: adult, text: t, provenance: public, '
                                                             'citation: S, attr: age, op: ">=", value: 16}\n'))
-    fresh = [str(x) for x in lint(Suite.cached(root))]
+    fresh = [x.text(level=True) for x in lint(Suite.cached(root))]
     assert list((tmp_path / "cache").glob("suite-*.pickle"))
     restored = Suite.cached(root)
     assert restored._resolved                 # from the snapshot
-    again = [str(x) for x in lint(restored)]
+    again = [x.text(level=True) for x in lint(restored)]
     assert again == fresh and any(":20:9: warning:" in x for x in again), again
 
 
