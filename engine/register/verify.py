@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError, Problem
-from engine.register.chain import GENESIS, canonical_json, entry_content, row_hash
+from engine.language.canonical import canonical_json
+from engine.register.chain import GENESIS, entry_content, row_hash
 
 if TYPE_CHECKING:
     from engine.register.store import Register
