@@ -113,3 +113,28 @@ def test_explanations_say_where_each_criterion_is_written(tmp_path):
     assert d.criteria[0].written_at.endswith("demo/policy.yaml:13:9")
     assert "written_at" not in str(d.to_json())          # the decision's JSON is unchanged
     assert any(t.strip().startswith("written at") for _, t in decision_text(d))
+
+
+def test_a_change_naming_a_missing_criterion_names_where_the_change_is(tmp_path):
+    text = GOOD + """  - version: "2021-01-01"
+    status: ratified
+    effective_from: "2021-01-01"
+    based_on: "2020-01-01"
+    changes:
+      - remove: adult
+"""
+    s = make(tmp_path, text)
+    with pytest.raises(InputError) as e:
+        s.select("demo", version="2021-01-01")
+    assert "demo/policy.yaml:25:9: invalid-policy:" in str(e.value) and "'adult'" in str(e.value)
+    assert lines_of(text)[24][8:].startswith("remove: adult")
+
+
+def test_patient_file_errors_name_line_and_column(tmp_path):
+    from engine.language.patient import read_patient
+
+    f = tmp_path / "patient.yaml"
+    f.write_text("age: 30\n  # note\nbmii: 24\n")
+    with pytest.raises(InputError) as e:
+        read_patient(f, Suite(ROOT / "policies").attributes)
+    assert "patient.yaml:3:1: unknown-attribute:" in str(e.value)

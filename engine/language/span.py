@@ -100,6 +100,17 @@ class Spanned(BaseModel):
         return type(self) is type(other) and self.__dict__ == other.__dict__
 
 
+def place(data: Any, key: Any = None) -> tuple[int | None, int | None]:
+    """(line, column) of located data, or of one of its keys (an LDict) or items (an LList)."""
+    if key is None:
+        return getattr(data, "line", None) or None, getattr(data, "column", None) or None
+    return position_of(data, (key,)) if isinstance(data, (LDict, LList)) and _has(data, key) else (None, None)
+
+
+def _has(data: LDict | LList, key: Any) -> bool:
+    return key in data if isinstance(data, LDict) else isinstance(key, int) and 0 <= key < len(data)
+
+
 def position_of(data: Any, loc: tuple) -> tuple[int | None, int | None]:
     """(line, column) of the deepest node along a pydantic error path whose place we know."""
     line, column = getattr(data, "line", None) or None, getattr(data, "column", None) or None

@@ -110,7 +110,7 @@ class Suite:
 
     def add_file(self, path: Path) -> Policy:
         """Load a policy file from outside the suite (a proposed edit); it shadows the shipped one."""
-        policy, raw = load_policy_file(path)
+        policy, _ = load_policy_file(path)
         self._extra[policy.id] = path
         self._policies[policy.id] = (policy, display_path(path))
         self._resolved = {k: v for k, v in self._resolved.items() if k[0] != policy.id}
@@ -124,10 +124,10 @@ class Suite:
                 raise InputError.of("unknown-policy", f"no policy {policy_id!r}",
                                     hint=did_you_mean(policy_id, self.ids()) or
                                     "run `cpe policies` to list them")
-            policy, raw = load_policy_file(path)
+            policy, _ = load_policy_file(path)
             if policy.id != policy_id:
-                raise InputError.of("invalid-policy", f"the file declares id {policy.id!r} but lives in "
-                                                      f"folder {policy_id!r}", display_path(path), raw.line)
+                raise InputError(Problem("invalid-policy", f"the file declares id {policy.id!r} but lives in "
+                                                           f"folder {policy_id!r}", policy.at("id")))
             self._policies[policy_id] = (policy, display_path(path))
         return self._policies[policy_id][0]
 
