@@ -1,8 +1,10 @@
 """Errors the user can act on, each naming the file, line and what is wrong.
 
+`Problem` is the one problem type: bad input, lint findings and register findings alike, each
+with a stable code from the registry (engine.problems) that also gives its level.
 `InputError` (exit 2) is bad input: a policy file, a patient file, an unknown id.
 Anything else escaping the CLI is an engine fault (exit 1). Part of the base layer: every
-package may use it; it imports nothing from the engine.
+package may use it; it imports only the base layer's registry of codes.
 """
 from __future__ import annotations
 
@@ -11,15 +13,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from engine.problems import Level, level_of
+
 
 @dataclass(frozen=True)
 class Location:
+    """file:line:column (1-based); the column only where the reader knew it."""
+
     file: str | None = None
     line: int | None = None
+    column: int | None = None
 
     def __str__(self) -> str:
         if self.file and self.line:
-            return f"{self.file}:{self.line}"
+            return f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
         return self.file or ""
 
 
@@ -35,33 +42,49 @@ def printable(text: str) -> str:
 
 @dataclass
 class Problem:
-    """One located, coded message: `file:line: code: message (hint)`; always printable on one line."""
+    """One located, coded message: `file:line:column: code: message (hint)`; always printable on
+    one line. `subject` names what is at fault when it is not a place in a file (a register
+    record: `audit entry #3`). The level (error or warning) is the code's, from the registry."""
 
     code: str
     message: str
     location: Location = field(default_factory=Location)
     hint: str | None = None
+    subject: str | None = None
+
+    @property
+    def level(self) -> Level:
+        return level_of(self.code)
 
     def __setattr__(self, name: str, value: object) -> None:
-        if name in ("message", "hint") and isinstance(value, str):
+        if name in ("message", "hint", "subject") and isinstance(value, str):
             value = printable(value)
         elif name == "location" and isinstance(value, Location) and value.file:
-            value = Location(printable(value.file), value.line)
+            value = Location(printable(value.file), value.line, value.column)
         super().__setattr__(name, value)
 
-    def __str__(self) -> str:
-        where = str(self.location)
-        text = f"{self.code}: {self.message}"
+    def text(self, *, level: bool = False) -> str:
+        """`where: [level: ]code: message (hint)`; where is the location, else the subject."""
+        where = str(self.location) or self.subject or ""
+        text = f"{self.level}: " if level else ""
+        text += f"{self.code}: {self.message}"
         if self.hint:
             text += f" ({self.hint})"
         return f"{where}: {text}" if where else text
 
+    def __str__(self) -> str:
+        return self.text()
+
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.subject:
+            out["subject"] = self.subject
         if self.location.file:
             out["file"] = self.location.file
         if self.location.line:
             out["line"] = self.location.line
+        if self.location.line and self.location.column:
+            out["column"] = self.location.column
         if self.hint:
             out["hint"] = self.hint
         return out

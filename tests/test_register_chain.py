@@ -165,10 +165,10 @@ def test_a_consistently_forged_chain_is_still_caught_by_re_evaluation(register):
             e.hash = entry_hash(e, register.keys)
             prev = e.hash
     rep = verify(register)
-    assert [f.record for f in rep.findings] == ["audit entry #1",
+    assert [f.subject for f in rep.findings] == ["audit entry #1",
                                                 "case IFR-000001 evaluation 1 (breast-implant-removal 2018-07-01)"]
-    assert "differs from checkpoint line 1" in rep.findings[0].problem
-    assert "recorded not_eligible/ifr, now eligible/routine" in rep.findings[1].problem
+    assert "differs from checkpoint line 1" in rep.findings[0].message
+    assert "recorded not_eligible/ifr, now eligible/routine" in rep.findings[1].message
 
 
 def test_head_hash_can_be_anchored(register):
@@ -208,3 +208,23 @@ def test_head_constant_matches_the_migrations_folder():
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(db.__file__).with_name("migrations")))
     assert ScriptDirectory.from_config(cfg).get_heads() == [db.HEAD]
+
+
+def test_the_chain_hashes_the_engines_one_canonical_json_byte_for_byte():
+    """The chain's bytes are engine.language.canonical's, and the same as before it moved there
+    (the digest below was taken with the register's own former canonical_json)."""
+    import datetime as dt
+
+    from engine.language import canonical
+    from engine.register import chain
+
+    data = {"seq": 3, "at": dt.datetime(2026, 1, 2, 3, 4, 5, 678901), "on": dt.date(2019, 6, 1),
+            "aware": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+            "rows": {"cases": {"IFR-000001": "ab" * 32}}, "ids": ("a", "b"), "text": "Ménière’s — ✓", 7: None,
+            "x": 1.5, "flag": True}
+    assert chain.canonical_json is canonical.canonical_json and chain.plain is canonical.plain
+    assert canonical.canonical_json(data) == (
+        '{"7":null,"at":"2026-01-02T03:04:05.678901Z","aware":"2026-01-02T02:04:05.000000Z","flag":true,'
+        '"ids":["a","b"],"on":"2019-06-01","rows":{"cases":{"IFR-000001":"' + "ab" * 32 + '"}},"seq":3,'
+        '"text":"Ménière’s — ✓","x":1.5}')
+    assert chain.sha256(data) == "7f26d2f77c6aef728b8cd02fd22cb03cf868498ebccb56f6fa2b9b938b90dea1"

@@ -98,8 +98,8 @@ def test_flipped_panel_outcome(register):
         seq = _vouching(s, "panel_decisions", _decision(s).id)
     _forge(register, flip)
     bad = _first(register)
-    assert bad.record == f"audit entry #{seq}" and "MAC does not verify" in bad.problem
-    assert "case.transition for IFR-000001" in bad.problem
+    assert bad.subject == f"audit entry #{seq}" and "MAC does not verify" in bad.message
+    assert "case.transition for IFR-000001" in bad.message
 
 
 def test_rewritten_grounds(register):
@@ -111,7 +111,7 @@ def test_rewritten_grounds(register):
 
     _forge(register, rewrite)
     bad = _first(register)
-    assert bad.record == "audit entry #1" and "case.created for IFR-000001" in bad.problem
+    assert bad.subject == "audit entry #1" and "case.created for IFR-000001" in bad.message
 
 
 def test_rewritten_panel_reasons(register):
@@ -125,7 +125,7 @@ def test_rewritten_panel_reasons(register):
     with register.Session() as s:
         seq = _vouching(s, "panel_decisions", _decision(s).id)
     _forge(register, rewrite)
-    assert _first(register).record == f"audit entry #{seq}"
+    assert _first(register).subject == f"audit entry #{seq}"
 
 
 def test_changed_actor(register):
@@ -141,7 +141,7 @@ def test_changed_actor(register):
     with register.Session() as s:
         seq = _vouching(s, "case_events", _decide_event(s).id)
     _forge(register, reassign)
-    assert _first(register).record == f"audit entry #{seq}"
+    assert _first(register).subject == f"audit entry #{seq}"
 
 
 def test_consistent_changes_to_facts_and_decision(register):
@@ -167,8 +167,8 @@ def test_consistent_changes_to_facts_and_decision(register):
         seq = _vouching(s, "cases", "IFR-000002")
     _forge(register, rewrite)
     rep = verify(register)
-    assert rep.findings[0].record == f"audit entry #{seq}", rep.findings
-    assert not any("evaluation" in f.record for f in rep.findings)  # it does re-evaluate the same
+    assert rep.findings[0].subject == f"audit entry #{seq}", rep.findings
+    assert not any("evaluation" in f.subject for f in rep.findings)  # it does re-evaluate the same
 
 
 def test_appended_fabricated_approval(register):
@@ -203,7 +203,7 @@ def test_appended_fabricated_approval(register):
         seq = s.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq.desc())) + 1
     _forge(register, append)
     bad = _first(register)
-    assert bad.record == f"audit entry #{seq}" and "case.transition for IFR-000002" in bad.problem
+    assert bad.subject == f"audit entry #{seq}" and "case.transition for IFR-000002" in bad.message
 
 
 def test_deleted_newest_entries(register):
@@ -219,8 +219,8 @@ def test_deleted_newest_entries(register):
             conn.execute(text(f"DELETE FROM {table} WHERE case_ref = 'IFR-000002'"))
         conn.execute(text("DELETE FROM cases WHERE ref = 'IFR-000002'"))
     rep = verify(register)
-    assert [f.record for f in rep.findings] == [f"audit entry #{first_gone}"], rep.findings
-    assert f"records entry #{n} but the chain ends at #{first_gone - 1}" in rep.findings[0].problem
+    assert [f.subject for f in rep.findings] == [f"audit entry #{first_gone}"], rep.findings
+    assert f"records entry #{n} but the chain ends at #{first_gone - 1}" in rep.findings[0].message
     assert rep.checkpoint["seq"] == n
 
 
@@ -232,7 +232,7 @@ def test_a_forged_checkpoint_line_is_named(register):
     with register.checkpoints.open("a") as f:
         f.write(json.dumps(line) + "\n")
     bad = _first(register)
-    assert bad.record.startswith("checkpoint line 4 of") and "MAC does not verify" in bad.problem
+    assert bad.subject.startswith("checkpoint line 4 of") and "MAC does not verify" in bad.message
 
 
 def test_key_rotation_keeps_old_entries_verifiable(register, register_secrets):
@@ -253,7 +253,7 @@ def test_key_rotation_keeps_old_entries_verifiable(register, register_secrets):
     key_file.write_text("b" * 64 + "\n")
     register._keys = load()
     bad = _first(register)
-    assert bad.record == "audit entry #1" and f"signed with key {old}, which is not in the keyring" in bad.problem
+    assert bad.subject == "audit entry #1" and f"signed with key {old}, which is not in the keyring" in bad.message
 
 
 def test_verify_without_any_key_is_bad_input(register, monkeypatch, tmp_path):

@@ -41,7 +41,7 @@ def test_routing_file_rejects_unknown_policy_and_commissioner(tmp_path, suite):
     base = (ROOT / "policies" / "routing.yaml").read_text()
     bad = tmp_path / "routing.yaml"
     bad.write_text(base + "  no-such-policy:\n    notes: [x]\n")
-    with pytest.raises(InputError, match=r"routing.yaml:\d+: invalid-routing: policies.no-such-policy"):
+    with pytest.raises(InputError, match=r"routing.yaml:\d+:\d+: invalid-routing: policies.no-such-policy"):
         load_routing(bad, known_policies=suite.ids())
     bad.write_text(base + "  assisted-conception:\n    commissioner: nobody\n")
     with pytest.raises(InputError, match="'nobody' is not one of the commissioners"):

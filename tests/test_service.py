@@ -97,7 +97,7 @@ def test_bad_input_is_422_with_the_cli_message(client, cpe, tmp_path, policy, pa
     assert body["problems"][0]["code"] == code
     # the CLI's line, less its "cpe: " prefix and the patient file's location, and with the
     # query parameter named as the API names it
-    cli_line = re.sub(r"^\S*patient\.json(:\d+)?: ", "", cli.stderr.strip().removeprefix("cpe: "))
+    cli_line = re.sub(r"^\S*patient\.json(:\d+){0,2}: ", "", cli.stderr.strip().removeprefix("cpe: "))
     cli_line = cli_line.replace("--on '", "on '")
     assert body["detail"] == cli_line
     assert "outcome" not in body

@@ -28,17 +28,27 @@ def snapshots(tmp_path):
     return sorted((tmp_path / "cache").glob("suite-*.pickle"))
 
 
-def test_restored_suite_decides_exactly_like_a_fresh_one(tree, tmp_path):
+def test_restored_suite_decides_exactly_like_a_fresh_one(tree, tmp_path, monkeypatch):
     Suite.cached(tree)                      # builds and writes the snapshot
     assert len(snapshots(tmp_path)) == 1
-    restored, fresh = Suite.cached(tree), Suite(tree)
-    assert restored._policies and all(not lines for _, lines, _ in restored._policies.values())  # from the snapshot
+
+    def no_file(path):
+        raise AssertionError(f"read {path}: not restored from the snapshot")
+
+    monkeypatch.setattr("engine.language.suite.load_policy_file", no_file)
+    restored = Suite.cached(tree)
+    monkeypatch.undo()
+    fresh = Suite(tree)
+    assert restored._policies                # from the snapshot, no file read
     patient = {"implant_original_funding": "nhs", "age": 40, "implant_rupture": True, "bmi": 25}
     for p in fresh.policies():
         for v in p.versions:
             a, b = restored.resolved(p.id, v.version), fresh.resolved(p.id, v.version)
             assert a.digest == b.digest
             assert decide(a, patient).to_json() == decide(b, patient).to_json()
+            # every node of the restored rules still knows where it was written
+            assert [n.span for n in a.criterion_nodes()] == [n.span for n in b.criterion_nodes()]
+            assert all(n.span and n.span.file and n.span.column for n in a.criterion_nodes())
 
 
 def test_a_changed_file_is_never_answered_from_the_old_snapshot(tree, tmp_path):

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from engine.language.decision import Decision
 from engine.errors import InputError, Location, Problem
 from engine.language.load import validate
-from engine.language.source import LDict, display_path, load_file
+from engine.language.source import display_path, load_file
+from engine.language.span import place
 from engine.language.vocabulary import CriterionStatus, Outcome, Route
 
 
@@ -109,8 +110,8 @@ def run_policy_cases(suite: Any, policy_id: str) -> list[ExampleRun]:
     file = display_path(path)
     runs = []
     for i, case in enumerate(cf.cases):
-        line = data["cases"].item_lines[i] if isinstance(data, LDict) else None
-        runs.append(run_case(suite, policy_id, case, Location(file, line)))
+        where = place(data["cases"], i) if isinstance(data, dict) and "cases" in data else (None, None)
+        runs.append(run_case(suite, policy_id, case, Location(file, *where)))
     return runs
 
 

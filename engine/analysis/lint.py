@@ -1,6 +1,7 @@
 """Lint: findings about policy files that load but may not say what their authors meant.
 
-Each check is a small function returning findings; `lint` runs them all. Errors (exit 2) are
+Each check is a small function returning findings (engine.errors.Problem; the level is the
+code's, from the registry engine.problems.LINT); `lint` runs them all. Errors (exit 2) are
 things no correct policy does: a criterion no patient can meet, an attribute missing from the
 dictionary, a threshold outside the attribute's range, ratified versions in force at once, a
 criterion without provenance. Warnings are worth a look: a criterion that can never change
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.errors import InputError, Location
+from engine.errors import InputError, Location, Problem
 from engine.language.evaluate import evaluate
 from engine.language.model.criteria import Compare, Node, walk
 from engine.language.model.policy import Policy
@@ -26,33 +27,17 @@ MAX_CELLS = 50_000
 
 
 @dataclass
-class Finding:
-    level: str          # "error" | "warning"
-    code: str
-    message: str
-    location: Location = dataclasses.field(default_factory=Location)
-
-    def __str__(self) -> str:
-        where = str(self.location)
-        return f"{where + ': ' if where else ''}{self.level}: {self.code}: {self.message}"
-
-
-@dataclass
 class Ctx:
-    """One policy as lint sees it: the model, its file and the line of every criterion node."""
+    """One policy as lint sees it: the model (every node with its span) and its file."""
 
     suite: Any
     policy: Policy
     file: str
-    lines: dict[int, Any]
 
     def at(self, node: Any = None, key: str | None = None) -> Location:
-        """The line of a node (or of one of its keys), whichever form engine.language.load keeps it in."""
-        found = self.lines.get(id(node)) if node is not None else None
-        if isinstance(found, tuple):
-            line, keys = found
-            return Location(self.file, (keys or {}).get(key, line) if key else line)
-        return Location(self.file, found)
+        """Where a node (or one of its keys) was written: file:line:column from its span."""
+        span = getattr(node, "span", None)
+        return span.at(*(key,) if key else ()) if span is not None else Location(self.file)
 
 
 def written_nodes(policy: Policy) -> Iterable[tuple[str, Node]]:
@@ -69,7 +54,7 @@ def written_nodes(policy: Policy) -> Iterable[tuple[str, Node]]:
 
 # -- checks on the file as written ---------------------------------------------------------------
 
-def unknown_attributes(ctx: Ctx) -> list[Finding]:
+def unknown_attributes(ctx: Ctx) -> list[Problem]:
     attrs = ctx.suite.attributes
     out = []
     for label, top in written_nodes(ctx.policy):
@@ -78,20 +63,20 @@ def unknown_attributes(ctx: Ctx) -> list[Finding]:
                 from engine.errors import did_you_mean
 
                 hint = did_you_mean(n.attr, attrs.names())
-                out.append(Finding("error", "unknown-attribute",
+                out.append(Problem("unknown-attribute",
                                    f"{ctx.policy.id} {label}: attribute {n.attr!r} is not in the dictionary"
                                    + (f" ({hint})" if hint else ""), ctx.at(n, "attr")))
     return out
 
 
-def missing_provenance(ctx: Ctx) -> list[Finding]:
+def missing_provenance(ctx: Ctx) -> list[Problem]:
     out = []
     for label, top in written_nodes(ctx.policy):
         def visit(n: Node, prov: str | None, cit: str | None) -> None:
             prov, cit = n.provenance or prov, n.citation or cit
             if n.id is not None and (prov is None or cit is None):
                 missing = " and ".join(x for x, v in (("provenance", prov), ("citation", cit)) if v is None)
-                out.append(Finding("error", "missing-provenance",
+                out.append(Problem("missing-provenance",
                                    f"{ctx.policy.id} {label}: criterion {n.id!r} has no {missing}", ctx.at(n)))
             for c in n.children():
                 visit(c, prov, cit)
@@ -99,20 +84,20 @@ def missing_provenance(ctx: Ctx) -> list[Finding]:
     return out
 
 
-def provenance_without_source(ctx: Ctx) -> list[Finding]:
+def provenance_without_source(ctx: Ctx) -> list[Problem]:
     """A criterion says its wording is 'seed' (say) but the policy lists no source of that kind."""
     kinds = {s.kind for s in ctx.policy.sources}
     out = []
     for label, top in written_nodes(ctx.policy):
         for n in walk(top):
             if n.provenance and n.provenance not in kinds:
-                out.append(Finding("warning", "provenance-without-source",
+                out.append(Problem("provenance-without-source",
                                    f"{ctx.policy.id} {label}: criterion {n.id or '(unnamed)'} is {n.provenance!r} "
                                    f"but the policy lists no {n.provenance} source", ctx.at(n)))
     return out
 
 
-def thresholds_out_of_range(ctx: Ctx) -> list[Finding]:
+def thresholds_out_of_range(ctx: Ctx) -> list[Problem]:
     attrs = ctx.suite.attributes
     out = []
     for label, top in written_nodes(ctx.policy):
@@ -128,14 +113,14 @@ def thresholds_out_of_range(ctx: Ctx) -> list[Finding]:
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     continue
                 if (a.min is not None and v < a.min) or (a.max is not None and v > a.max):
-                    out.append(Finding("error", "threshold-out-of-range",
+                    out.append(Problem("threshold-out-of-range",
                                        f"{ctx.policy.id} {label}: {n.attr} {n.threshold_text()}: "
                                        f"{v:g} is outside the attribute's range ({a.range_text()})",
                                        ctx.at(n, "value" if n.op != "between" else "min")))
     return out
 
 
-def overlapping_versions(ctx: Ctx) -> list[Finding]:
+def overlapping_versions(ctx: Ctx) -> list[Problem]:
     """Two ratified versions in force on the same day: the referral date could not choose."""
     p = ctx.policy
     ratified = sorted((v for v in p.versions if v.status == "ratified" and v.effective_from),
@@ -146,10 +131,10 @@ def overlapping_versions(ctx: Ctx) -> list[Finding]:
         if end is None or end >= w.effective_from:  # type: ignore[operator]
             if v.effective_to is None:
                 continue  # open-ended: the later version takes over (versions.ends)
-            out.append(Finding("error", "overlapping-versions",
+            out.append(Problem("overlapping-versions",
                                f"{p.id}: ratified versions {v.version} (to {v.effective_to}) and {w.version} "
                                f"(from {w.effective_from}) are both in force on {w.effective_from}",
-                               Location(ctx.file)))
+                               ctx.at(w)))
     return out
 
 
@@ -175,9 +160,9 @@ def _truths(nodes: list[Node], rv: ResolvedVersion, attrs: Any) -> list[tuple[An
     return out
 
 
-def never_met(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
+def never_met(ctx: Ctx, rv: ResolvedVersion) -> list[Problem]:
     """Criteria (and parts of criteria) no patient can meet, and ones met whenever known."""
-    out: list[Finding] = []
+    out: list[Problem] = []
 
     def visit(n: Node) -> bool:
         """True when a finding was made at or below n."""
@@ -190,12 +175,12 @@ def never_met(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
         seen = {t[0] for t in truths}
         name = f"criterion {n.id!r}" if n.id else "a part of a criterion"
         if True not in seen:
-            out.append(Finding("error", "unsatisfiable",
+            out.append(Problem("unsatisfiable",
                                f"{rv.id} {rv.label}: {name} can never be met: no combination of "
                                f"{', '.join(sorted(_names(n, rv)))} satisfies it", ctx.at(n)))
             return True
         if False not in seen and n.id:
-            out.append(Finding("warning", "always-met",
+            out.append(Problem("always-met",
                                f"{rv.id} {rv.label}: {name} is met whenever its facts are known", ctx.at(n)))
             return True
         return False
@@ -211,7 +196,7 @@ def _names(n: Node, rv: ResolvedVersion) -> set[str]:
     return set(attributes_read([n], rv.refs))
 
 
-def contradictory_criteria(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
+def contradictory_criteria(ctx: Ctx, rv: ResolvedVersion) -> list[Problem]:
     """Criteria each satisfiable alone that no patient can meet together (e.g. age ≥ 40 and age < 23)."""
     nodes = list(rv.criteria)
     groups: list[list[Node]] = []
@@ -230,19 +215,19 @@ def contradictory_criteria(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
         alone = [any(t[i] is True for t in truths) for i in range(len(g))]
         if all(alone) and not any(all(x is True for x in t) for t in truths):
             ids = ", ".join(n.id or "?" for n in g)
-            out.append(Finding("error", "contradiction",
+            out.append(Problem("contradiction",
                                f"{rv.id} {rv.label}: criteria {ids} contradict each other: no patient can meet "
                                "them all, so no patient can be eligible", ctx.at(g[0])))
     return out
 
 
-def never_changes_outcome(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
+def never_changes_outcome(ctx: Ctx, rv: ResolvedVersion) -> list[Problem]:
     """A top-level criterion whose removal changes no decision (unknown facts included) is dead wording."""
     from engine.analysis.diff import diff
 
     if rv.commissioning == "not_routinely_commissioned" and rv.criteria:
         ids = ", ".join(n.id or "?" for n in rv.criteria)
-        return [Finding("warning", "never-changes-outcome",
+        return [Problem("never-changes-outcome",
                         f"{rv.id} {rv.label}: not routinely commissioned, so its criteria ({ids}) never change "
                         "an outcome", ctx.at(rv.criteria[0]))]
     if rv.commissioning != "criteria_based" or len(rv.criteria) < 2:
@@ -255,7 +240,7 @@ def never_changes_outcome(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
         except InputError:
             continue
         if same:
-            out.append(Finding("warning", "never-changes-outcome",
+            out.append(Problem("never-changes-outcome",
                                f"{rv.id} {rv.label}: criterion {n.id!r} never changes an outcome: the other "
                                "criteria already decide every patient it would", ctx.at(n)))
     return out
@@ -267,22 +252,21 @@ SEEN_BY_FILE_CHECKS = {"unknown-attribute", "missing-provenance"}
 RULE_CHECKS = (never_met, contradictory_criteria, never_changes_outcome)
 
 
-def lint_policy(suite: Any, policy_id: str) -> list[Finding]:
+def lint_policy(suite: Any, policy_id: str) -> list[Problem]:
     try:
         policy = suite.policy(policy_id)
-        lines, file = suite.lines_of(policy_id)
+        file = suite.file_of(policy_id)
     except InputError as exc:
-        return [Finding("error", p.code, p.message, p.location) for p in exc.problems]
-    ctx = Ctx(suite, policy, file, lines)
-    findings: list[Finding] = []
+        return list(exc.problems)
+    ctx = Ctx(suite, policy, file)
+    findings: list[Problem] = []
     for check in FILE_CHECKS:
         findings += check(ctx)
     for v in policy.versions:
         try:
             rv = suite.resolved(policy_id, v.version)
         except InputError as exc:  # already reported above, or another load problem: report it once
-            for p in exc.problems:
-                f = Finding("error", p.code, p.message, p.location)
+            for f in exc.problems:
                 if not any(x.code == f.code and (x.location == f.location or f.code in SEEN_BY_FILE_CHECKS)
                            for x in findings):
                     findings.append(f)
@@ -295,20 +279,20 @@ def lint_policy(suite: Any, policy_id: str) -> list[Finding]:
     return findings
 
 
-def lint(suite: Any, files: list[Path] | None = None) -> list[Finding]:
+def lint(suite: Any, files: list[Path] | None = None) -> list[Problem]:
     """Every finding for the given policy files (default: every policy in the suite)."""
-    findings: list[Finding] = []
+    findings: list[Problem] = []
     try:
         suite.attributes
     except InputError as exc:
-        return [Finding("error", p.code, p.message, p.location) for p in exc.problems]
+        return list(exc.problems)
     if files:
         ids = []
         for f in files:
             try:
                 ids.append(suite.add_file(f).id)
             except InputError as exc:
-                findings += [Finding("error", p.code, p.message, p.location) for p in exc.problems]
+                findings += list(exc.problems)
     else:
         ids = suite.ids()
     for pid in ids:

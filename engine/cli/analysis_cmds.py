@@ -205,11 +205,12 @@ def lint_cmd(
     if fmt == Format.json:
         print_json({"errors": errors, "warnings": warnings,
                     "findings": [{"level": f.level, "code": f.code, "message": f.message,
-                                  "file": f.location.file, "line": f.location.line} for f in findings]})
+                                  "file": f.location.file, "line": f.location.line, "column": f.location.column}
+                                 for f in findings]})
         if errors:
             raise typer.Exit(2)
         return
-    lines = [("red" if f.level == "error" else "yellow", str(f)) for f in findings]
+    lines = [("red" if f.level == "error" else "yellow", f.text(level=True)) for f in findings]
     lines.append(("bold" if not errors else "red bold",
                   f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"))
     print_lines(lines)

@@ -165,12 +165,13 @@ def register_verify(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Check the hash chain, every row against it, and that every decision re-evaluates the same."""
-    from engine.register.verify import Finding, verify
+    from engine.register.verify import finding, verify
 
     with _register(policies) as reg:
         rep = verify(reg)
         if head and not _head_present(reg, head):
-            rep.findings.insert(0, Finding("chain head", f"{head} is no longer in the chain (entries were removed)"))
+            rep.findings.insert(0, finding("chain head", "head-missing",
+                                           f"{head} is no longer in the chain (entries were removed)"))
     if fmt == Format.json:
         print_json(rep.to_json())
     elif rep.ok:

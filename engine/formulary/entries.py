@@ -120,7 +120,6 @@ def entry_problems(e: "Entry", raw: Any, line: int | None, file: str, vocab: "Vo
                    attributes: "AttributeDictionary") -> list[Problem]:
     """Checks that need more than the entry itself: the vocabulary and the attribute dictionary."""
     from engine.language.check import check_version
-    from engine.language.load import criteria_lines
     from engine.language.model.criteria import PolicyRef, walk
 
     out: list[Problem] = []
@@ -131,12 +130,11 @@ def entry_problems(e: "Entry", raw: Any, line: int | None, file: str, vocab: "Vo
                            did_you_mean(e.status, [s.id for s in vocab.statuses]) or
                            "one of " + ", ".join(s.id for s in vocab.statuses)))
     if e.criteria:
-        node_lines = criteria_lines(e.criteria, raw.get("criteria") if hasattr(raw, "get") else None)
         for n in (x for top in e.criteria for x in walk(top)):
             if isinstance(n, PolicyRef):
                 out.append(Problem("invalid-entry", f"entry {e.id}: a formulary restriction cannot refer to a "
-                                                    "policy", Location(file, node_lines.get(id(n), (line,))[0])))
-        out += check_version(e.criteria, attributes, file, node_lines, f"entry {e.id}")
+                                                    "policy", n.at() if n.span else Location(file, line)))
+        out += check_version(e.criteria, attributes, file, f"entry {e.id}")
     return out
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.language.decision import CriterionResult, Decision
-from engine.errors import InputError
+from engine.errors import InputError, Location, Problem
 from engine.language.load import validate
 from engine.language.model.attributes import AttributeDictionary
 from engine.ifr.routing_model import Commissioner, Exceptionality, RouteRule, RoutingRules
 from engine.ifr.screening import Screening, _stamp
-from engine.language.source import LDict, display_path, load_file
+from engine.language.source import display_path, load_file
+from engine.language.span import place
 
 
 @dataclass(frozen=True)
@@ -150,12 +151,12 @@ def load_routing(path: Path | None = None, known_policies: list[str] | None = No
     ids = {c.id for c in rules.commissioners}
     lines = data.get("policies", {}) if isinstance(data, dict) else {}
     for pid, pr in rules.policies.items():
-        line = lines.key_lines.get(pid) if isinstance(lines, LDict) else None
+        where = Location(file, *place(lines, pid))
         if known_policies is not None and pid not in known_policies:
-            raise InputError.of("invalid-routing", f"policies.{pid}: no such policy", file, line)
+            raise InputError(Problem("invalid-routing", f"policies.{pid}: no such policy", where))
         if pr.commissioner and pr.commissioner not in ids:
-            raise InputError.of("invalid-routing", f"policies.{pid}.commissioner: {pr.commissioner!r} is not one "
-                                                   f"of the commissioners ({', '.join(sorted(ids))})", file, line)
+            raise InputError(Problem("invalid-routing", f"policies.{pid}.commissioner: {pr.commissioner!r} is not "
+                                                        f"one of the commissioners ({', '.join(sorted(ids))})", where))
     return rules
 
 

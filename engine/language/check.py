@@ -52,17 +52,15 @@ def _compare_problems(n: Compare, attrs: AttributeDictionary, where: str,
             for why in (value_fits(a, val) for val in values) if why]
 
 
-def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str,
-                  lines: dict[int, tuple[int, dict]], where: str) -> list[Problem]:
+def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str | None,
+                  where: str) -> list[Problem]:
+    """Every problem of the nodes, each at its node's span (file:line:column), else in `file`."""
     problems: list[Problem] = []
     seen: set[str] = set()
 
     def at(n: Node, *keys: str) -> Location:
-        line, key_lines = lines.get(id(n), (None, {}))
-        for k in keys:
-            if k in key_lines:
-                return Location(file, key_lines[k])
-        return Location(file, line)
+        found = n.at(*keys)
+        return found if found.file else Location(file, found.line, found.column)
 
     def visit(n: Node, provenance: str | None, citation: str | None) -> None:
         provenance = n.provenance or provenance

@@ -115,7 +115,8 @@ def _flatten(results: list[Result], parent: str | None = None, depth: int = 0, p
                    "outcome": d.outcome}
         yield CriterionResult(id=cid, text=n.text, status=STATUS[r.truth], provenance=prov,
                               citation=cit, parent=parent, depth=depth,
-                              facts=tuple(_facts(r)), policy_ref=ref, scope=scope)
+                              facts=tuple(_facts(r)), policy_ref=ref, scope=scope,
+                              written_at=str(n.span) if n.span else None)
         if isinstance(n, PolicyRef):
             for c in r.ref.criteria:
                 yield CriterionResult(**{**c.__dict__, "id": f"{cid}/{c.id}",

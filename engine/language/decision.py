@@ -29,6 +29,9 @@ class CriterionResult:
     facts: tuple[Fact, ...] = ()
     policy_ref: dict | None = None
     scope: bool = False
+    #: where the criterion is written (file:line:column), for explanations; not part of the
+    #: decision's JSON or its equality (the compiled engines do not know it)
+    written_at: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "text": self.text, "status": self.status,

@@ -32,6 +32,8 @@ def decision_text(d: Decision) -> list[tuple[str, str]]:
         out.append(("bold", "Criteria"))
     for c in d.criteria:
         out += criterion_lines(c.to_json(), "  " * (c.depth + 1))
+        if c.written_at:
+            out.append(("dim", f"{'  ' * (c.depth + 1)}    written at {c.written_at}"))
     if d.missing:
         out += [("", ""), ("bold", "Missing information"),
                 *[("yellow", f"  - {a}") for a in d.missing]]
@@ -112,4 +114,6 @@ def _criterion_lines(n: Node, number: str, depth: int) -> list[tuple[str, str]]:
         lines.append(("dim", f"{pad}   source: {n.provenance or ''} — {n.citation or ''}"))
     if n.note:
         lines.append(("dim", f"{pad}   note: {n.note}"))
+    if n.span:
+        lines.append(("dim", f"{pad}   written at {n.span}"))
     return lines

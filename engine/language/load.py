@@ -1,4 +1,7 @@
-"""Read policy, attribute and case files into validated models; every error names file and line."""
+"""Read policy, attribute and case files into validated models; every error names file, line and column.
+
+A model validated from the reader's located data carries its own Span (engine.language.span).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from engine.errors import InputError, Location, Problem
 from engine.language.model.attributes import Attribute, AttributeDictionary
 from engine.language.model.policy import Policy
-from engine.language.source import LDict, LList, display_path, line_of, load_file
+from engine.language.source import LDict, display_path, load_file
+from engine.language.span import position_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,7 +53,7 @@ def problems_from(exc: ValidationError, data: Any, file: str | None, code: str =
         if text in seen:
             continue
         seen.add(text)
-        out.append(Problem(code, text, Location(file, line_of(data, err["loc"]))))
+        out.append(Problem(code, text, Location(file, *position_of(data, err["loc"]))))
     out.sort(key=lambda p: p.location.line or 0)
     return out
 
@@ -87,50 +91,9 @@ def load_attributes(path: Path) -> AttributeDictionary:
 
 
 def load_policy_file(path: Path) -> tuple[Policy, Any]:
-    """The policy model and the located raw data (kept for later located checks)."""
+    """The policy model (every node with its span) and the located raw data."""
     data = load_file(path)
     file = display_path(path)
     if not isinstance(data, dict):
         raise InputError.of("invalid-policy", "a policy file must be a mapping", file)
     return validate(Policy, data, file, "invalid-policy"), data
-
-
-NodeLines = dict[int, tuple[int, dict]]
-
-
-def _pair(lines: NodeLines, node: Any, data: Any, line: int | None) -> None:
-    """Record a node's line and its keys' lines, then its children's, walking model and data together."""
-    if line:
-        lines[id(node)] = (line, getattr(data, "key_lines", {}))
-    if not isinstance(data, LDict):
-        return
-    for key, attr in (("all", "all"), ("any", "any")):
-        if key in data and hasattr(node, attr):
-            for i, child in enumerate(getattr(node, attr)):
-                _pair(lines, child, data[key][i], data[key].item_lines[i])
-    for key, attr in (("not", "not_"), ("if", "if_"), ("then", "then")):
-        if key in data and hasattr(node, attr):
-            _pair(lines, getattr(node, attr), data[key], data.key_lines[key])
-
-
-def criteria_lines(nodes: tuple, raw_list: Any, lines: NodeLines | None = None) -> NodeLines:
-    """id(node) → (its line, the lines of its keys) for a list of criteria and its located raw list."""
-    lines = {} if lines is None else lines
-    if isinstance(raw_list, LList):
-        for node, data, line in zip(nodes, raw_list, raw_list.item_lines):
-            _pair(lines, node, data, line)
-    return lines
-
-
-def node_lines(policy: Policy, raw: Any) -> NodeLines:
-    """The lines of every criterion node in every version of a policy file (see criteria_lines)."""
-    lines: NodeLines = {}
-    for v, vraw in zip(policy.versions, raw.get("versions", [])):
-        for key in ("criteria", "scope_criteria"):
-            criteria_lines(getattr(v, key) or (), vraw.get(key), lines)
-        for ch, craw in zip(v.changes, vraw.get("changes", [])):
-            if ch.replace is not None:
-                _pair(lines, ch.replace.with_, craw["replace"]["with"], craw["replace"].key_lines["with"])
-            if ch.add is not None:
-                _pair(lines, ch.add.criterion, craw["add"]["criterion"], craw["add"].key_lines["criterion"])
-    return lines

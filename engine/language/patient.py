@@ -13,7 +13,8 @@ from engine.language.check import value_fits
 from engine.errors import InputError, Location, Problem, did_you_mean
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import _fmt
-from engine.language.source import LDict, display_path, load_file
+from engine.language.source import display_path, load_file
+from engine.language.span import place
 
 Patient = dict[str, Any]
 MAX_PROBLEMS = 20  # a file of a thousand unknown names is refused after this many, not hinted one by one
@@ -22,8 +23,8 @@ MAX_PROBLEMS = 20  # a file of a thousand unknown names is refused after this ma
 def validate_patient(facts: Mapping[str, Any], attrs: AttributeDictionary, file: str | None = None) -> Patient:
     """Checked facts with unknowns (None) dropped; InputError naming the attribute otherwise."""
     if not isinstance(facts, Mapping):
-        raise InputError.of("bad-patient", "a patient must be a mapping of attribute name to value", file,
-                            getattr(facts, "line", None))
+        raise InputError(Problem("bad-patient", "a patient must be a mapping of attribute name to value",
+                                 Location(file, *place(facts))))
     problems: list[Problem] = []
     out: Patient = {}
     for name, value in facts.items():
@@ -31,8 +32,7 @@ def validate_patient(facts: Mapping[str, Any], attrs: AttributeDictionary, file:
             problems.append(Problem("bad-patient", f"… and more: stopped after {MAX_PROBLEMS} problems",
                                     Location(file)))
             break
-        line = facts.key_lines.get(name) if isinstance(facts, LDict) else None
-        where = Location(file, line)
+        where = Location(file, *place(facts, name))
         if not isinstance(name, str) or name not in attrs:
             problems.append(Problem("unknown-attribute", f"attribute {_fmt(name)[:80]!r} is not in the dictionary",
                                     where, did_you_mean(str(name)[:80], attrs.names()) or

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.errors import InputError
+from engine.errors import InputError, Location, Problem
 from engine.language.model.criteria import Node, PolicyRef, walk
 from engine.language.model.policy import Policy, Version
 
@@ -43,8 +43,8 @@ class ResolvedVersion:
 def _apply(policy: Policy, v: Version, seen: tuple[str, ...] = ()) -> tuple[tuple[Node, ...], dict]:
     """(criteria, overridden metadata) of a version, following `based_on` back to a full version."""
     if v.version in seen:
-        raise InputError.of("invalid-policy", f"{policy.id}: versions {' → '.join(seen + (v.version,))} "
-                                              "are based on each other in a loop")
+        raise InputError(Problem("invalid-policy", f"{policy.id}: versions {' → '.join(seen + (v.version,))} "
+                                                   "are based on each other in a loop", v.at("based_on")))
     meta = {k: getattr(v, k) for k in ("commissioning", "route_when_eligible", "scope", "scope_criteria")
             if getattr(v, k) is not None}
     if v.based_on is None:
@@ -56,26 +56,27 @@ def _apply(policy: Policy, v: Version, seen: tuple[str, ...] = ()) -> tuple[tupl
     for ch in v.changes:
         if ch.remove is not None:
             if ch.remove not in ids():
-                raise _no_such(policy, v, ch.remove, ids())
+                raise _no_such(policy, v, ch.remove, ids(), ch.at("remove"))
             items = [c for c in items if c.id != ch.remove]
         elif ch.replace is not None:
             if ch.replace.id not in ids():
-                raise _no_such(policy, v, ch.replace.id, ids())
+                raise _no_such(policy, v, ch.replace.id, ids(), ch.at("replace"))
             items = [ch.replace.with_ if c.id == ch.replace.id else c for c in items]
         elif ch.add is not None:
             if ch.add.after is None:
                 items.append(ch.add.criterion)
             else:
                 if ch.add.after not in ids():
-                    raise _no_such(policy, v, ch.add.after, ids())
+                    raise _no_such(policy, v, ch.add.after, ids(), ch.at("add"))
                 at = ids().index(ch.add.after) + 1
                 items.insert(at, ch.add.criterion)
     return tuple(items), {**base_meta, **meta}
 
 
-def _no_such(policy: Policy, v: Version, cid: str, ids: list) -> InputError:
-    return InputError.of("invalid-policy", f"{policy.id} {v.version}: a change names criterion {cid!r}, "
-                                           f"which {v.based_on} does not have (it has: {', '.join(map(str, ids))})")
+def _no_such(policy: Policy, v: Version, cid: str, ids: list, where: Location) -> InputError:
+    return InputError(Problem("invalid-policy", f"{policy.id} {v.version}: a change names criterion {cid!r}, which "
+                                                f"{v.based_on} does not have (it has: {', '.join(map(str, ids))})",
+                              where))
 
 
 def referenced_policies(nodes: tuple[Node, ...]) -> list[PolicyRef]:

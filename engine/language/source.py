@@ -6,8 +6,9 @@ tags, no aliases). Both are bounded: size, nesting depth, keys per mapping, node
 a number; text with a NUL or a lone surrogate is refused. Every refusal is one located
 InputError (exit 2 / HTTP 422), the same on the CLI and the API.
 
-Mappings and lists keep the line of every key and item: pydantic reports errors by path
-(`versions.1.criteria.0.op`) and `line_of` turns that path into a line in the file.
+Mappings and lists (engine.language.span: LDict, LList) keep their file and the line and
+column of every key and item: models validated from them carry a Span, and pydantic's error
+paths (`versions.1.criteria.0.op`) become a line and column by `position_of`.
 """
 from __future__ import annotations
 
@@ -25,26 +26,13 @@ from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
 
 from engine.errors import InputError, Location, Problem
+from engine.language.span import LDict, LList, line_of, position_of
 
 MAX_BYTES = 4 * 1024 * 1024      # a file or a request body
 MAX_DEPTH = 64                   # mappings and lists inside each other
 MAX_KEYS = 2000                  # keys in one mapping
 MAX_NODES = 500_000              # values in one document
 MAX_NUMBER = 40                  # characters in one number
-
-
-class LDict(dict):
-    """A dict that remembers its own line and the line of each key."""
-
-    line: int = 0
-    key_lines: dict
-
-
-class LList(list):
-    """A list that remembers its own line and the line of each item."""
-
-    line: int = 0
-    item_lines: list
 
 
 def bad_text(s: str) -> str | None:
@@ -93,6 +81,8 @@ for _tag, _rx, _first in (("null", _NULL, ["~", "n", "N", ""]), ("bool", _BOOL, 
 
 
 class _Constructor(yaml.constructor.BaseConstructor):
+    _file: str | None = None  # the file's name as messages show it, recorded on every LDict/LList
+
     def _scalar(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
             raise ConstructorError(None, None, f"{_short(node.tag)} needs a plain value", node.start_mark)
@@ -132,8 +122,8 @@ class _Constructor(yaml.constructor.BaseConstructor):
         if len(node.value) > MAX_KEYS:
             raise ConstructorError(None, None, f"a mapping of more than {MAX_KEYS} keys", node.start_mark)
         out = LDict()
-        out.line = node.start_mark.line + 1
-        out.key_lines = {}
+        out.file, out.line, out.column = self._file, node.start_mark.line + 1, node.start_mark.column + 1
+        out.key_lines, out.key_columns = {}, {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
@@ -142,14 +132,16 @@ class _Constructor(yaml.constructor.BaseConstructor):
                 raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             out[key] = self.construct_object(value_node, deep=True)
             out.key_lines[key] = key_node.start_mark.line + 1
+            out.key_columns[key] = key_node.start_mark.column + 1
         return out
 
     def _seq(self, node: yaml.Node) -> LList:
         if not isinstance(node, yaml.SequenceNode):
             raise ConstructorError(None, None, "!!seq needs a list", node.start_mark)
         out = LList(self.construct_object(child, deep=True) for child in node.value)
-        out.line = node.start_mark.line + 1
+        out.file, out.line, out.column = self._file, node.start_mark.line + 1, node.start_mark.column + 1
         out.item_lines = [child.start_mark.line + 1 for child in node.value]
+        out.item_columns = [child.start_mark.column + 1 for child in node.value]
         return out
 
     def _refuse(self, node: yaml.Node) -> None:
@@ -178,7 +170,8 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml
               _Constructor, _Resolver):
     """A bounded composer: no aliases, no deeper than MAX_DEPTH, no more than MAX_NODES values."""
 
-    def __init__(self, stream: str):
+    def __init__(self, stream: str, file: str | None = None):
+        self._file = file
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
@@ -251,14 +244,14 @@ def parse_yaml(text: str, file: str | None) -> Any:
     """Parse YAML into LDict/LList under the 1.2 core schema, or raise InputError with the line."""
     if len(text) > MAX_BYTES:
         raise InputError.of("file-too-large", f"larger than {MAX_BYTES // 1024} KiB", file)
-    loader = _Loader(text)
+    loader = _Loader(text, file)
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         msg = " ".join((exc.problem or str(exc)).split())
-        raise InputError(Problem("invalid-yaml", msg, Location(file, line))) from None
+        raise InputError(Problem("invalid-yaml", msg, where)) from None
     except yaml.YAMLError as exc:
         raise InputError.of("invalid-yaml", " ".join(str(exc).split()), file) from None
     except RecursionError:
@@ -306,7 +299,11 @@ def _line(node: Any) -> int:
     return node.start_mark.line + 1 if node is not None else 0
 
 
-def _located(value: Any, node: Any, depth: int, count: list[int]) -> Any:
+def _col(node: Any) -> int:
+    return node.start_mark.column + 1 if node is not None else 0
+
+
+def _located(value: Any, node: Any, depth: int, count: list[int], file: str | None = None) -> Any:
     """The parsed JSON as LDict/LList, lines taken from the YAML node tree of the same text (when
     there is one), checking depth, size and text on the way."""
     count[0] += 1
@@ -321,18 +318,20 @@ def _located(value: Any, node: Any, depth: int, count: list[int]) -> Any:
     if isinstance(value, dict):
         pairs = node.value if isinstance(node, yaml.MappingNode) and len(node.value) == len(value) else None
         out = LDict()
-        out.line, out.key_lines = _line(node), {}
+        out.file, out.line, out.column, out.key_lines, out.key_columns = file, _line(node), _col(node), {}, {}
         for i, (k, v) in enumerate(value.items()):
             why = bad_text(k)
             if why:
                 raise _Refused(why)
-            out[k] = _located(v, pairs[i][1] if pairs else None, depth + 1, count)
-            out.key_lines[k] = _line(pairs[i][0]) if pairs else 0
+            out[k] = _located(v, pairs[i][1] if pairs else None, depth + 1, count, file)
+            out.key_lines[k], out.key_columns[k] = (_line(pairs[i][0]), _col(pairs[i][0])) if pairs else (0, 0)
         return out
     if isinstance(value, list):
         items = node.value if isinstance(node, yaml.SequenceNode) and len(node.value) == len(value) else None
-        lst = LList(_located(v, items[i] if items else None, depth + 1, count) for i, v in enumerate(value))
-        lst.line, lst.item_lines = _line(node), [_line(n) for n in items] if items else [0] * len(value)
+        lst = LList(_located(v, items[i] if items else None, depth + 1, count, file) for i, v in enumerate(value))
+        lst.file, lst.line, lst.column = file, _line(node), _col(node)
+        lst.item_lines = [_line(n) for n in items] if items else [0] * len(value)
+        lst.item_columns = [_col(n) for n in items] if items else [0] * len(value)
         return lst
     return value
 
@@ -361,10 +360,10 @@ def parse_json(text: str | bytes, file: str | None = None, *, lines: bool = Fals
     try:
         data = json.loads(text, object_pairs_hook=_pairs, parse_int=_json_int, parse_float=_json_float,
                           parse_constant=_json_constant)
-        return _located(data, _nodes(text) if lines else None, 0, [0])
+        return _located(data, _nodes(text) if lines else None, 0, [0], file)
     except json.JSONDecodeError as exc:
-        raise InputError.of("invalid-json", f"{exc.msg} (line {exc.lineno}, column {exc.colno})", file,
-                            exc.lineno) from None
+        raise InputError(Problem("invalid-json", f"{exc.msg} (line {exc.lineno}, column {exc.colno})",
+                                 Location(file, exc.lineno, exc.colno))) from None
     except _Refused as exc:
         raise InputError.of("invalid-json", str(exc), file) from None
     except RecursionError:
@@ -380,18 +379,5 @@ def load_file(path: Path) -> Any:
     return parse_yaml(text, name)
 
 
-def line_of(data: Any, loc: tuple) -> int | None:
-    """The line of the deepest node along a pydantic error path that we know the line of."""
-    line = getattr(data, "line", None) or None
-    node = data
-    for part in loc:
-        if isinstance(node, LDict) and part in node:
-            line = node.key_lines.get(part) or line
-            node = node[part]
-        elif isinstance(node, LList) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.item_lines[part] or line
-            node = node[part]
-        else:
-            # pydantic inserts union tags and validator names into paths: skip them
-            continue
-    return line
+__all__ = ["LDict", "LList", "line_of", "position_of", "bad_text", "display_path", "load_file",
+           "parse_json", "parse_yaml", "read_number", "read_text"]

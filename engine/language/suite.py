@@ -9,8 +9,8 @@ from functools import cached_property
 from pathlib import Path
 
 from engine.language.check import check_version
-from engine.errors import InputError, Problem, did_you_mean
-from engine.language.load import NodeLines, load_attributes, load_policy_file, node_lines
+from engine.errors import InputError, Location, Problem, did_you_mean
+from engine.language.load import load_attributes, load_policy_file
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import PolicyRef
 from engine.language.model.policy import _ID as POLICY_ID, Policy, Version
@@ -29,7 +29,8 @@ def default_policies_dir() -> Path:
 ENGINE = Path(__file__).resolve().parent
 # The code a snapshot's pickled objects depend on: a change here is a new cache key.
 _SNAPSHOT_CODE = [*sorted((ENGINE / "model").glob("*.py")),
-                  *(ENGINE / n for n in ("resolve.py", "check.py", "load.py", "source.py", "suite.py", "vocabulary.py"))]
+                  *(ENGINE / n for n in ("resolve.py", "check.py", "load.py", "source.py", "span.py", "suite.py",
+                                          "vocabulary.py")), ENGINE.parent / "errors.py"]
 
 
 def check_policy_id(policy_id: str) -> None:
@@ -69,7 +70,7 @@ class Suite:
             try:
                 snap = pickle.loads(raw)  # noqa: S301 - signed by us, checked in cache.read
                 suite.__dict__["attributes"] = snap["attributes"]
-                suite._policies = {pid: (p, {}, file) for pid, (p, file) in snap["policies"].items()}
+                suite._policies = dict(snap["policies"])  # every node keeps its span through pickling
                 suite._resolved = snap["resolved"]
                 return suite
             except Exception:  # an unreadable snapshot is rebuilt, never trusted
@@ -81,13 +82,13 @@ class Suite:
             # again, with its lines, when a command asks for it (as from a fresh suite).
             return suite
         snap = {"attributes": suite.attributes, "resolved": suite._resolved,
-                "policies": {pid: (p, file) for pid, (p, _, file) in suite._policies.items()}}
+                "policies": dict(suite._policies)}
         cache.write(name, pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL), replaces=f"suite-{where}-*.pickle")
         return suite
 
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else default_policies_dir()
-        self._policies: dict[str, tuple[Policy, NodeLines, str]] = {}
+        self._policies: dict[str, tuple[Policy, str]] = {}
         self._resolved: dict[tuple[str, str], ResolvedVersion] = {}
         self._extra: dict[str, Path] = {}
 
@@ -109,9 +110,9 @@ class Suite:
 
     def add_file(self, path: Path) -> Policy:
         """Load a policy file from outside the suite (a proposed edit); it shadows the shipped one."""
-        policy, raw = load_policy_file(path)
+        policy, _ = load_policy_file(path)
         self._extra[policy.id] = path
-        self._policies[policy.id] = (policy, node_lines(policy, raw), display_path(path))
+        self._policies[policy.id] = (policy, display_path(path))
         self._resolved = {k: v for k, v in self._resolved.items() if k[0] != policy.id}
         return policy
 
@@ -123,11 +124,11 @@ class Suite:
                 raise InputError.of("unknown-policy", f"no policy {policy_id!r}",
                                     hint=did_you_mean(policy_id, self.ids()) or
                                     "run `cpe policies` to list them")
-            policy, raw = load_policy_file(path)
+            policy, _ = load_policy_file(path)
             if policy.id != policy_id:
-                raise InputError.of("invalid-policy", f"the file declares id {policy.id!r} but lives in "
-                                                      f"folder {policy_id!r}", display_path(path), raw.line)
-            self._policies[policy_id] = (policy, node_lines(policy, raw), display_path(path))
+                raise InputError(Problem("invalid-policy", f"the file declares id {policy.id!r} but lives in "
+                                                           f"folder {policy_id!r}", policy.at("id")))
+            self._policies[policy_id] = (policy, display_path(path))
         return self._policies[policy_id][0]
 
     def policies(self) -> list[Policy]:
@@ -147,7 +148,7 @@ class Suite:
             raise InputError.of("invalid-policy", "policies refer to each other in a loop: "
                                 + " → ".join(_stack + (policy_id,)))
         policy = self.policy(policy_id)
-        _, lines, file = self._policies[policy_id]
+        _, file = self._policies[policy_id]
         v = next((x for x in policy.versions if x.version == label), None)
         if v is None:
             _versions.select(policy, version=label)  # raises the helpful error
@@ -161,15 +162,14 @@ class Suite:
             if found is None:  # a draft: the newest ratified version
                 ratified = [x for x in target.versions if x.status == "ratified"]
                 if not ratified:
-                    raise InputError.of("invalid-policy", f"{policy_id} {label}: refers to {ref.policy!r}, "
-                                                          "which has no ratified version", file,
-                                        lines.get(id(ref), (None,))[0])
+                    raise InputError(Problem("invalid-policy", f"{policy_id} {label}: refers to {ref.policy!r}, "
+                                                               "which has no ratified version",
+                                             ref.at("policy") if ref.span else Location(file)))
                 found = max(ratified, key=lambda x: x.effective_from)  # type: ignore[arg-type,return-value]
             return self.resolved(ref.policy, found.version, _stack + (policy_id,))
 
         rv = resolve(policy, v, ref_lookup)  # type: ignore[arg-type]
-        problems = check_version(rv.scope_criteria + rv.criteria, self.attributes, file, lines,
-                                 f"{policy_id} {label}")
+        problems = check_version(rv.scope_criteria + rv.criteria, self.attributes, file, f"{policy_id} {label}")
         if problems:
             raise InputError(problems)
         self._resolved[key] = rv
@@ -198,8 +198,7 @@ class Suite:
                     problems += [p for p in e.problems if p not in problems]
         return problems
 
-    def lines_of(self, policy_id: str) -> tuple[NodeLines, str]:
+    def file_of(self, policy_id: str) -> str:
+        """The policy file's name as shown in messages (each node also carries its own span)."""
         self.policy(policy_id)
-        _, lines, file = self._policies[policy_id]
-        return lines, file
-
+        return self._policies[policy_id][1]

@@ -1,4 +1,4 @@
-"""Canonical JSON and the hash chain.
+"""The hash chain, over the engine's one canonical JSON (engine.language.canonical).
 
 An audit entry's hash is an HMAC-SHA256 (engine.register.keys) over the canonical JSON (sorted
 keys, no spaces, UTF-8, timestamps as UTC ISO-8601) of the entry including the previous
@@ -10,28 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from typing import Any
 
+from engine.language.canonical import canonical_json, plain
+
 GENESIS = "0" * 64
-
-
-def plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:  # SQLite drops the zone; we only ever write UTC
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(plain(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+__all__ = ["GENESIS", "canonical_json", "plain", "sha256", "row_data", "row_hash", "entry_content", "entry_hash",
+           "now"]
 
 
 def sha256(data: Any) -> str:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.register.chain import now, plain
+from engine.language.canonical import plain
+from engine.register.chain import now
 from engine.settings import setting
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
-from engine.register.chain import plain
+from engine.language.canonical import plain
 
 if TYPE_CHECKING:
     from engine.register.store import Register

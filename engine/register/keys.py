@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError
-from engine.register.chain import canonical_json
+from engine.language.canonical import canonical_json
 from engine.settings import setting
 
 ENV_KEY = "CPE_REGISTER_KEY"  # named in messages

@@ -54,7 +54,7 @@ class Reads:
         """Audit entries of some actions (oldest first), optionally for one case or since a time."""
         from sqlalchemy import select
 
-        from engine.register.chain import plain
+        from engine.language.canonical import plain
         from engine.register.models import AuditEntry
 
         q = select(AuditEntry).where(AuditEntry.action.in_(actions)).order_by(AuditEntry.seq)
@@ -81,7 +81,7 @@ class Reads:
         """The case with its decision, panel decisions, history and audit entries."""
         from sqlalchemy import select
 
-        from engine.register.chain import plain
+        from engine.language.canonical import plain
         from engine.register.models import AuditEntry, Evaluation, PanelDecision
 
         with self.Session() as s:
@@ -118,7 +118,7 @@ class Reads:
     def list_cases(self, policy_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         from sqlalchemy import select
 
-        from engine.register.chain import plain
+        from engine.language.canonical import plain
         from engine.register.models import Case, CaseEvent, Evaluation, PanelDecision
 
         with self.Session() as s:
@@ -146,7 +146,7 @@ class Reads:
     def signals(self) -> list[dict[str, Any]]:
         from sqlalchemy import select
 
-        from engine.register.chain import plain
+        from engine.language.canonical import plain
         from engine.register.models import AuditEntry
 
         with self.Session() as s:

@@ -18,20 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import InputError
-from engine.register.chain import GENESIS, canonical_json, entry_content, row_hash
+from engine.errors import InputError, Problem
+from engine.language.canonical import canonical_json
+from engine.register.chain import GENESIS, entry_content, row_hash
 
 if TYPE_CHECKING:
     from engine.register.store import Register
 
 
-@dataclass
-class Finding:
-    record: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.record}: {self.problem}"
+def finding(record: str, code: str, message: str) -> Problem:
+    """A record at fault: `record: code: message`, the code from engine.problems.REGISTER."""
+    return Problem(code, message, subject=record)
 
 
 @dataclass
@@ -39,7 +36,7 @@ class Report:
     entries: int = 0
     head: str = GENESIS
     evaluations: int = 0
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Problem] = field(default_factory=list)
     checkpoint: dict[str, Any] | None = None  # the newest checkpoint the chain was checked against
     unanchored: int = 0  # entries newer than that checkpoint (a write cut short before anchoring)
 
@@ -52,7 +49,7 @@ class Report:
                 "evaluations_checked": self.evaluations, "checkpoint": self.checkpoint,
                 "unanchored_entries": self.unanchored,
                 "first_bad_record": str(self.findings[0]) if self.findings else None,
-                "problems": [{"record": f.record, "problem": f.problem} for f in self.findings]}
+                "problems": [{"record": f.subject, "code": f.code, "problem": f.message} for f in self.findings]}
 
 
 def verify(reg: "Register") -> Report:
@@ -81,13 +78,15 @@ def verify(reg: "Register") -> Report:
             seen.add(pk)
             name = _row_name(table, r, pk)
             if pk not in vouched.get(table, {}):
-                rep.findings.append(Finding(name, "is not in the audit trail (written behind the register's back)"))
+                rep.findings.append(finding(name, "unaudited-row",
+                                            "is not in the audit trail (written behind the register's back)"))
             elif row_hash(r) != vouched[table][pk][0]:
-                rep.findings.append(Finding(name, f"was altered after audit entry #{vouched[table][pk][1]} "
-                                                  "recorded it"))
+                rep.findings.append(finding(name, "altered-row",
+                                            f"was altered after audit entry #{vouched[table][pk][1]} recorded it"))
         for pk, (_, seq) in vouched.get(table, {}).items():
             if pk not in seen:
-                rep.findings.append(Finding(f"{table} row {pk}", f"recorded by audit entry #{seq} but deleted"))
+                rep.findings.append(finding(f"{table} row {pk}", "deleted-row",
+                                            f"recorded by audit entry #{seq} but deleted"))
     # 4. the decisions
     cases = {c.ref: c for c in rows["cases"]}
     for ev in sorted(rows["evaluations"], key=lambda r: r.id):
@@ -96,9 +95,9 @@ def verify(reg: "Register") -> Report:
         case = cases.get(ev.case_ref)
         if case is None:
             continue  # reported above
-        problem = _recheck(reg, ev, case)
+        problem = _recheck(reg, ev, case, name)
         if problem:
-            rep.findings.append(Finding(name, problem))
+            rep.findings.append(problem)
     return rep
 
 
@@ -111,13 +110,15 @@ def _check_chain(entries: list[Any], keys: Any, rep: Report) -> dict[str, dict[s
     for i, e in enumerate(entries, start=1):
         name = f"audit entry #{e.seq}"
         if e.seq != i:
-            rep.findings.append(Finding(name, f"expected sequence number {i}: an entry is missing or inserted"))
+            rep.findings.append(finding(name, "sequence-gap",
+                                        f"expected sequence number {i}: an entry is missing or inserted"))
         if e.prev_hash != prev:
-            rep.findings.append(Finding(name, "prev_hash does not match the entry before it: the chain is broken"))
+            rep.findings.append(finding(name, "broken-link",
+                                        "prev_hash does not match the entry before it: the chain is broken"))
         payload = e.payload if isinstance(e.payload, dict) else {}
         why = keys.check(payload.get("key"), entry_content(e), e.hash)
         if why:
-            rep.findings.append(Finding(name, f"{e.action} for {e.case_ref or '-'} {why}"))
+            rep.findings.append(finding(name, "bad-mac", f"{e.action} for {e.case_ref or '-'} {why}"))
         prev = e.hash
         for table, by_pk in (payload.get("rows") or {}).items():
             for pk, h in by_pk.items():
@@ -132,24 +133,27 @@ def _check_anchor(path: Any, keys: Any, entries: list[Any], rep: Report) -> None
 
     good, bad = read(path, keys)
     for line, why in bad:
-        rep.findings.append(Finding(f"checkpoint line {line} of {path}", why))
+        rep.findings.append(finding(f"checkpoint line {line} of {path}", "bad-checkpoint", why))
     if not good:
         if entries:
-            rep.findings.append(Finding(f"audit entry #{entries[-1].seq}", f"no checkpoint in {path} vouches for the "
+            rep.findings.append(finding(f"audit entry #{entries[-1].seq}", "unanchored-chain",
+                                        f"no checkpoint in {path} vouches for the "
                                         "chain: the checkpoint file is missing, emptied, or not this register's"))
         return
     newest = max(good, key=lambda c: c.seq)
     rep.checkpoint, rep.unanchored = newest.to_json(path), max(0, len(entries) - newest.seq)
     by_seq = {e.seq: e.hash for e in entries}
-    worst: list[Finding] = []
+    worst: list[Problem] = []
     for c in sorted(good, key=lambda c: c.seq):
         if c.seq not in by_seq:
-            worst.append(Finding(f"audit entry #{len(entries) + 1}", f"is gone: checkpoint line {c.line} of {path} "
+            worst.append(finding(f"audit entry #{len(entries) + 1}", "truncated-chain",
+                                 f"is gone: checkpoint line {c.line} of {path} "
                                  f"({c.at}) records entry #{c.seq} but the chain ends at #{len(entries)}: entries "
                                  "were removed from its end"))
             break
         if by_seq[c.seq] != c.hash:
-            worst.append(Finding(f"audit entry #{c.seq}", f"differs from checkpoint line {c.line} of {path} "
+            worst.append(finding(f"audit entry #{c.seq}", "rewritten-chain",
+                                 f"differs from checkpoint line {c.line} of {path} "
                                  f"({c.at}): the chain was rewritten from here or before"))
             break
     rep.findings.extend(worst)
@@ -161,23 +165,27 @@ def _row_name(table: str, r: Any, pk: str) -> str:
     return f"{table} row {pk} (case {getattr(r, 'case_ref', '?')})"
 
 
-def _recheck(reg: "Register", ev: Any, case: Any) -> str | None:
+def _recheck(reg: "Register", ev: Any, case: Any, name: str) -> Problem | None:
+    """The finding when the evaluation does not re-decide the same under its recorded rules."""
     from engine.language.decide import decide
 
     try:
         rv = reg.suite.resolved(ev.policy_id, ev.version)
     except InputError as exc:
-        return f"the recorded policy version no longer loads: {exc}"
+        return finding(name, "policy-unloadable", f"the recorded policy version no longer loads: {exc}")
     if rv.digest != ev.digest:
-        return (f"the policy file changed: {ev.policy_id} {ev.version} now has digest {rv.digest}, "
-                f"recorded {ev.digest}; the decision cannot be re-checked under the recorded rules")
+        return finding(name, "policy-changed", f"the policy file changed: {ev.policy_id} {ev.version} now has "
+                       f"digest {rv.digest}, recorded {ev.digest}; the decision cannot be re-checked under the "
+                       "recorded rules")
     try:
         now = decide(rv, case.patient, ev.on_date).to_json()
     except Exception as exc:  # noqa: BLE001 - any failure to re-decide is a finding, not a crash
-        return f"re-evaluation failed: {type(exc).__name__}: {exc}"
+        return finding(name, "recheck-failed", f"re-evaluation failed: {type(exc).__name__}: {exc}")
     if canonical_json(now) == canonical_json(ev.decision):
         return None
     if now["outcome"] != ev.decision.get("outcome") or now["route"] != ev.decision.get("route"):
-        return (f"does not reproduce: recorded {ev.decision.get('outcome')}/{ev.decision.get('route')}, "
-                f"now {now['outcome']}/{now['route']} (recorded by engine {ev.engine_version})")
-    return f"does not reproduce: same outcome but the criteria or missing facts differ (engine {ev.engine_version})"
+        return finding(name, "not-reproduced", f"does not reproduce: recorded {ev.decision.get('outcome')}/"
+                       f"{ev.decision.get('route')}, now {now['outcome']}/{now['route']} (recorded by engine "
+                       f"{ev.engine_version})")
+    return finding(name, "not-reproduced",
+                   f"does not reproduce: same outcome but the criteria or missing facts differ (engine {ev.engine_version})")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from engine.language.model.values import Number
+from engine.language.span import Spanned
 from engine.language.vocabulary import Provenance
 
 Scalar = Union[bool, int, float, str]
@@ -20,7 +21,7 @@ OP_WORDS = {"=": "is", "!=": "is not", "<": "under", "<=": "at most", ">": "over
             ">=": "at least", "in": "one of", "between": "between"}
 
 
-class _Node(BaseModel):
+class _Node(Spanned):  # a node remembers where it was written: .span, .at(key)
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     id: str | None = None

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.language.model.criteria import Node
+from engine.language.span import Spanned
 from engine.language.vocabulary import Commissioning, Provenance
 from engine.language.vocabulary import VersionStatus
 
@@ -21,7 +22,7 @@ _LABEL = re.compile(r"^(\d{4}-\d{2}-\d{2}|draft-\d{4})$")
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
-class Source(BaseModel):
+class Source(Spanned):
     """Where the policy's wording comes from (a seed paper, a public document, a comparator)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -46,7 +47,7 @@ class Add(BaseModel):
     after: str | None = None
 
 
-class Change(BaseModel):
+class Change(Spanned):
     """One edit of the base version's top-level criteria; exactly one of remove / replace / add."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -63,7 +64,7 @@ class Change(BaseModel):
         return self
 
 
-class Version(BaseModel):
+class Version(Spanned):
     """One dated version as written; `based_on` versions hold only their changes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -110,7 +111,7 @@ class Version(BaseModel):
         return self
 
 
-class Policy(BaseModel):
+class Policy(Spanned):
     """A policy file: metadata shared by every version, and the versions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)

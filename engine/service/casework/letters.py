@@ -19,8 +19,8 @@ import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from engine.language.canonical import canonical_json
 from engine.register import workflow
-from engine.register.chain import canonical_json
 from engine.service.casework import actions
 from engine.service.casework.case import LETTER_SENT, available_letters, load
 from engine.service.casework.session import Refusal, form, need, register, render
