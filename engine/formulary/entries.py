@@ -1,4 +1,5 @@
-"""Find, load and check a formulary folder (`vocabulary.yaml` + `entries.yaml`).
+"""Find, load and check a formulary folder (`vocabulary.yaml` + `entries.yaml`, and the optional
+`terminology.yaml` of medicine and indication concepts).
 
 Which folder: `--formulary` (a path, or a folder name under `policies/formulary/`), else
 `$CPE_FORMULARY`, else `policies/formulary/lsc`. Loading validates every entry, collecting all
@@ -48,7 +49,10 @@ def formulary_dir(spec: str | Path | None = None) -> Path:
 
 def source_files(folder: Path) -> list[Path]:
     """Every file the loaded formulary depends on (for cache keys)."""
-    return [folder / VOCABULARY_FILE, folder / ENTRIES_FILE, policies_root() / "attributes.yaml"]
+    from engine.formulary.terminology import TERMINOLOGY_FILE
+
+    return [folder / VOCABULARY_FILE, folder / ENTRIES_FILE, folder / TERMINOLOGY_FILE,
+            policies_root() / "attributes.yaml"]
 
 
 def load_vocabulary(folder: Path) -> "Vocabulary":
@@ -86,7 +90,9 @@ def load_formulary(spec: str | Path | None = None,
                                          vocab, attributes)
     if problems:
         raise InputError(problems)
-    return Formulary(vocabulary=vocab, entries=tuple(entries))
+    from engine.formulary.terminology import load_terminology
+
+    return Formulary(vocabulary=vocab, entries=tuple(entries), terminology=load_terminology(folder, tuple(entries)))
 
 
 def validate_entries(items: list[Any], lines: list[int | None], file: str, vocab: "Vocabulary",
@@ -148,9 +154,11 @@ def compile_formulary(f: "Formulary") -> dict[str, Any]:
         d = e.model_dump(mode="json", exclude={"criteria"})
         d["criteria_ids"] = [n.id for n in e.criteria]
         entries.append(d)
+    from engine.formulary.terminology import compile_terminology
+
     v = f.vocabulary
     return {"formulary": {"id": v.id, "name": v.name, "area": v.area, "decision_body": v.decision_body},
-            "statuses": statuses, "entries": entries}
+            "statuses": statuses, "entries": entries, "terminology": compile_terminology(f.terminology)}
 
 
 def decide_entry(entry: "Entry", vocab: "Vocabulary", facts: dict[str, Any]) -> dict[str, Any]:
