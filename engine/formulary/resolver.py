@@ -19,13 +19,12 @@ Used by `cpe rag`, `/api/medicines`, the web search and CDS Hooks (through engin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine.formulary.match import Match
 from engine.formulary.query import SALT_WORDS, Query, compatible, read, strength_ok
 
-if TYPE_CHECKING:
-    from engine.formulary.lookup import Index
-    from engine.formulary.match import Match
+Index = Any   # engine.formulary.lookup.Index (not imported: it imports this module)
 
 RANK = {"exact": 0, "narrower": 0, "population": 0, "words": 0, "all_indications": 1, "broader": 2}
 MATCH_WORD = {"exact": "matched", "narrower": "matched", "population": "matched", "words": "matched",
@@ -39,13 +38,13 @@ WHY = {"exact": "the decision's indication", "narrower": "a kind of the decision
 
 @dataclass
 class Result:
-    matches: list["Match"] = field(default_factory=list)
-    unstated: list["Match"] = field(default_factory=list)
-    excluded: list["Match"] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
+    unstated: list[Match] = field(default_factory=list)
+    excluded: list[Match] = field(default_factory=list)
     understood: dict[str, Any] = field(default_factory=dict)
 
 
-def _medicines(idx: "Index", q: Query) -> tuple[dict[str, tuple[float, dict[str, Any]]], list[str]]:
+def _medicines(idx: Index, q: Query) -> tuple[dict[str, tuple[float, dict[str, Any]]], list[str]]:
     """(medicine concept → (score, how), the words that named none)."""
     c = idx.concepts
     per_word = [(w, c.name_hits(w)) for w in q.words]
@@ -80,7 +79,7 @@ def _medicines(idx: "Index", q: Query) -> tuple[dict[str, tuple[float, dict[str,
     return chosen, left
 
 
-def _candidates(idx: "Index", q: Query, meds: dict[str, tuple[float, dict[str, Any]]]
+def _candidates(idx: Index, q: Query, meds: dict[str, tuple[float, dict[str, Any]]]
                 ) -> dict[int, tuple[float, dict[str, Any]]]:
     """The entries of the named medicines that agree with the query's brand, form and strength."""
     c = idx.concepts
@@ -108,7 +107,7 @@ def _candidates(idx: "Index", q: Query, meds: dict[str, tuple[float, dict[str, A
     return out
 
 
-def _place(idx: "Index", i: int, qcs: list[dict[str, Any]], text: str) -> tuple[str | None, dict[str, Any]]:
+def _place(idx: Index, i: int, qcs: list[dict[str, Any]], text: str) -> tuple[str | None, dict[str, Any]]:
     """Where entry i stands to the query's indication: a relation name (None: not a match)."""
     c = idx.concepts
     best: tuple[int, str, dict[str, Any]] | None = None
@@ -133,7 +132,7 @@ def _place(idx: "Index", i: int, qcs: list[dict[str, Any]], text: str) -> tuple[
     return None, {}
 
 
-def search(idx: "Index", query: str, indication: str | None = None) -> Result:
+def search(idx: Index, query: str, indication: str | None = None) -> Result:
     q = read(query, indication)
     res = Result(understood=q.described())
     if not q.all_words:
@@ -162,9 +161,9 @@ def search(idx: "Index", query: str, indication: str | None = None) -> Result:
     return res
 
 
-def _classify(idx: "Index", scored: dict[int, tuple[float, dict[str, Any]]], qcs: list[dict[str, Any]],
+def _classify(idx: Index, scored: dict[int, tuple[float, dict[str, Any]]], qcs: list[dict[str, Any]],
               ind_text: str | None, res: Result) -> None:
-    ranked: list[tuple[tuple[int, float, int], "Match"]] = []
+    ranked: list[tuple[tuple[int, float, int], Match]] = []
     for i, (score, how) in scored.items():
         e = idx.entries[i]
         if not ind_text:
@@ -182,7 +181,7 @@ def _classify(idx: "Index", scored: dict[int, tuple[float, dict[str, Any]]], qcs
     res.matches = [m for _, m in ranked]
 
 
-def _indication_only(idx: "Index", q: Query, text: str | None, res: Result) -> Result:
+def _indication_only(idx: Index, q: Query, text: str | None, res: Result) -> Result:
     if not text:
         return res
     c = idx.concepts
