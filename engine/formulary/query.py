@@ -207,8 +207,12 @@ def compatible(query: frozenset[str], entry: frozenset[str]) -> bool:
     return True
 
 
-def strength_ok(query: tuple[Strength, ...], entry: tuple[Strength, ...]) -> bool:
-    """A strength the query states must be one the entry states, when the entry states any."""
+def strength_ok(query: tuple[Strength, ...], entry: tuple[Strength, ...], feats: frozenset[str] = frozenset()
+                ) -> bool:
+    """A strength the query states must be one the entry states, when the entry states any; a
+    strength per ml is a liquid's, never a tablet's or capsule's."""
+    if any(q.per == "ml" for q in query) and feats & {"form:tablet", "form:capsule"}:
+        return False
     if not query or not entry:
         return True
     return all(any(q.same(e) for e in entry) for q in query)

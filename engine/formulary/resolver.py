@@ -91,7 +91,7 @@ def _candidates(idx: Index, q: Query, meds: dict[str, tuple[float, dict[str, Any
                 continue
             if q.features and not compatible(q.features, c.entry_feats[i]):
                 continue
-            if not strength_ok(q.strengths, c.entry_strengths[i]):
+            if not strength_ok(q.strengths, c.entry_strengths[i], c.entry_feats[i]):
                 continue
             concept = c.medicines.get(cid, {})
             why = [f"{how['field']} name “{how['name']}” of {concept.get('name', cid)}"]
