@@ -8,7 +8,8 @@ named by its free text, so a formulary without a terminology file is searched th
 from __future__ import annotations
 
 import bisect
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from engine.formulary.fuzzy import STOPWORDS, DeletionIndex, normalise, word_matches
 from engine.formulary.query import NEGATORS, Strength, entry_features
@@ -249,7 +250,7 @@ class Concepts:
                for c, (s, t) in sorted(found.items(), key=lambda x: -x[1][0])]
         return out, neg
 
-    def is_term(self, words: "Iterable[str]") -> bool:
+    def is_term(self, words: Iterable[str]) -> bool:
         """Are these words, as a whole, one indication term ('heart failure', 'POTS')?"""
         content = frozenset(w for w in words if w not in STOPWORDS and w not in NEGATORS)
         return bool(content) and content in self.exact_terms

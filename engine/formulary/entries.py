@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 VOCABULARY_FILE = "vocabulary.yaml"
 ENTRIES_FILE = "entries.yaml"
+TERMINOLOGY_FILE = "terminology.yaml"   # optional: medicine and indication concepts
 
 
 def policies_root() -> Path:
@@ -49,8 +50,6 @@ def formulary_dir(spec: str | Path | None = None) -> Path:
 
 def source_files(folder: Path) -> list[Path]:
     """Every file the loaded formulary depends on (for cache keys)."""
-    from engine.formulary.terminology import TERMINOLOGY_FILE
-
     return [folder / VOCABULARY_FILE, folder / ENTRIES_FILE, folder / TERMINOLOGY_FILE,
             policies_root() / "attributes.yaml"]
 
@@ -92,7 +91,8 @@ def load_formulary(spec: str | Path | None = None,
         raise InputError(problems)
     from engine.formulary.terminology import load_terminology
 
-    return Formulary(vocabulary=vocab, entries=tuple(entries), terminology=load_terminology(folder, tuple(entries)))
+    terminology = load_terminology(folder / TERMINOLOGY_FILE, entries)
+    return Formulary(vocabulary=vocab, entries=tuple(entries), terminology=terminology)
 
 
 def validate_entries(items: list[Any], lines: list[int | None], file: str, vocab: "Vocabulary",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 PREFIX = 7          # the deletion index covers the first PREFIX letters of a word
 MIN_FUZZY = 4       # shorter words must match exactly or as a prefix
@@ -75,7 +76,7 @@ def word_matches(word: str, tokens: frozenset[str] | set[str]) -> bool:
 class DeletionIndex:
     """Close words of a fixed vocabulary: word → the vocabulary words within its edit limit."""
 
-    def __init__(self, words: "set[str] | list[str]"):
+    def __init__(self, words: Iterable[str]):
         self.deletes: dict[str, set[str]] = {}
         for tok in words:
             if len(tok) >= MIN_FUZZY:

@@ -96,7 +96,7 @@ class Strength:
     per: str | None = None
     text: str = ""
 
-    def same(self, other: "Strength") -> bool:
+    def same(self, other: Strength) -> bool:
         return self.per == other.per and abs(self.mg - other.mg) <= 1e-9 + 1e-6 * max(self.mg, other.mg)
 
 

@@ -49,7 +49,7 @@ def _medicines(idx: Index, q: Query) -> tuple[dict[str, tuple[float, dict[str, A
     c = idx.concepts
     per_word = [(w, c.name_hits(w)) for w in q.words]
     counts: dict[str, list[tuple[float, dict[str, Any]]]] = {}
-    for w, hits in per_word:
+    for _w, hits in per_word:
         for cid, hit in hits.items():
             counts.setdefault(cid, []).append(hit)
     if not counts:

@@ -14,14 +14,13 @@ The file is optional: without it every entry is its own concept, named by its fr
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.errors import InputError, Location, Problem
-
-TERMINOLOGY_FILE = "terminology.yaml"
 
 
 class _Frozen(BaseModel):
@@ -113,12 +112,11 @@ class Terminology(_Frozen):
         return v
 
 
-def load_terminology(folder: Path, entries: Iterable[Any]) -> Terminology | None:
-    """The folder's terminology, checked against itself and the entries; None when there is none."""
+def load_terminology(path: Path, entries: Iterable[Any]) -> Terminology | None:
+    """The terminology file, checked against itself and the entries; None when there is none."""
     from engine.language.load import validate
     from engine.language.source import display_path, load_file
 
-    path = folder / TERMINOLOGY_FILE
     if not path.is_file():
         return None
     file = display_path(path)

@@ -79,7 +79,7 @@ def _patient(p: Any, Text: Any, pt: dict[str, Any]) -> None:
     p(Text(f"  {head}", style=f"bold {STYLE[r]}"))
     if r != "none" and pt.get("reason"):
         p(Text(f"    {pt['reason']}", style="dim"))
-    depth = {}
+    depth: dict[str | None, int] = {}
     for c in pt.get("criteria", []):
         depth[c["id"]] = depth.get(c.get("parent"), -1) + 1
         for style, line in criterion_lines(c, "    " + "  " * depth[c["id"]]):

@@ -13,7 +13,8 @@ green.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 CODE_SYSTEMS = ("snomed", "dmd", "nhs.uk")   # dm+d ids are SNOMED CT ids; UK systems send either URI
 
