@@ -103,7 +103,8 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
     for order in draft_medications(context, prefetch):
         found, indication = matches_for(order, conds)
         if not found and order.get("unidentified"):  # issue 11: an unidentified order says so, never silent
-            cards.append(unidentified_card(order, base_url)); continue  # noqa: E702
+            cards.append(unidentified_card(order, base_url))
+            continue
         found = [m for m in found if m.id not in seen]
         seen.update(m.id for m in found)
         if any(m.entry.get("criteria_ids") for m in found):
