@@ -75,6 +75,15 @@ def test_matched_on_names_the_concept_and_why(idx):
     assert ind["entry_concept"] == "neuropathic-pain"
 
 
+def test_a_strength_no_entry_has_is_kept_and_flagged_a_strength_another_has_narrows(idx):
+    [m] = idx.search("methotrexate 10mg tablets")   # the decision is for 2.5 mg tablets: shown, flagged
+    assert m.matched_on["strength"] == "differs" and "2.5 mg" in m.matched_on["why"]
+    [m] = idx.search("Slenyto 2mg nocte")           # 2 mg is a Slenyto dose (2 x 1 mg), not a strength
+    assert m.id == "melatonin-slenyto-asd-sms" and m.matched_on["strength"] == "differs"
+    assert [m.id for m in idx.search("melatonin 2mg")] == ["melatonin-circadin-asd-sms"]
+    assert "strength" not in idx.search("melatonin 2mg")[0].matched_on
+
+
 def test_rag_shape_keeps_the_contract_keys_and_adds_only(idx):
     out = answer("agomelatine 25mg tablets", None, LSC)
     assert {"query", "matches"} <= set(out)

@@ -81,9 +81,13 @@ def _medicines(idx: Index, q: Query) -> tuple[dict[str, tuple[float, dict[str, A
 
 def _candidates(idx: Index, q: Query, meds: dict[str, tuple[float, dict[str, Any]]]
                 ) -> dict[int, tuple[float, dict[str, Any]]]:
-    """The entries of the named medicines that agree with the query's brand, form and strength."""
+    """The entries of the named medicines that agree with the query's brand, form and strength.
+
+    A strength the entry does not have drops it when another entry agrees; when none does, the
+    entries are kept and flagged (`strength: differs`), since a prescriber's '2mg' may be a dose."""
     c = idx.concepts
     out: dict[int, tuple[float, dict[str, Any]]] = {}
+    differ: dict[int, tuple[float, dict[str, Any]]] = {}
     for cid, (score, how) in meds.items():
         brand = how.get("brand")
         for i in c.med_entries.get(cid, ()):
@@ -91,20 +95,26 @@ def _candidates(idx: Index, q: Query, meds: dict[str, tuple[float, dict[str, Any
                 continue
             if q.features and not compatible(q.features, c.entry_feats[i]):
                 continue
-            if not strength_ok(q.strengths, c.entry_strengths[i], c.entry_feats[i]):
+            if not strength_ok(q.strengths, (), c.entry_feats[i]):
                 continue
+            same = strength_ok(q.strengths, c.entry_strengths[i])
             concept = c.medicines.get(cid, {})
             why = [f"{how['field']} name “{how['name']}” of {concept.get('name', cid)}"]
             if brand and c.entry_brands[i]:
                 why.append("this brand's product")
             elif brand:
                 why.append("a decision for the whole substance covers its brands")
-            if q.features or q.strengths:
+            if not same:
+                why.append("the query's strength is not this product's (" +
+                           ", ".join(x.text for x in c.entry_strengths[i]) + "): check the product")
+            elif q.features or q.strengths:
                 why.append("form and strength agree" if c.entry_feats[i] or c.entry_strengths[i]
                            else "the decision covers every form and strength")
-            extra = {"concept": cid if not cid.startswith("~") else None, "why": "; ".join(why)}
-            out[i] = (score, {**how, **{k: v for k, v in extra.items() if v is not None}})
-    return out
+            extra = {"concept": cid if not cid.startswith("~") else None, "why": "; ".join(why),
+                     "strength": None if same else "differs"}
+            hit = (score, {**how, **{k: v for k, v in extra.items() if v is not None}})
+            (out if same else differ)[i] = hit
+    return out or differ
 
 
 def _place(idx: Index, i: int, qcs: list[dict[str, Any]], text: str) -> tuple[str | None, dict[str, Any]]:
