@@ -208,3 +208,19 @@ def test_cpe_rag_on_the_issues_failures(cpe, query, indication, expected):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert [m["status"] for m in out["matches"]] == expected
+
+
+def test_cpe_rag_text_names_the_exclusion_and_what_it_read(cpe):
+    r = cpe("rag", "OPEP", "--indication", "cystic fibrosis")
+    assert r.returncode == 0, r.stderr
+    assert "No formulary entry matches." in r.stdout
+    assert "Not for this indication" in r.stdout and "non-cystic fibrosis bronchiectasis only" in r.stdout
+    r = cpe("rag", "agomelatine 25mg tablets nocte")
+    assert "Red" in r.stdout and "strength 25mg" in r.stdout and "nocte" in r.stdout
+
+
+def test_formulary_check_counts_the_terminology(cpe):
+    r = cpe("formulary", "check", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    t = json.loads(r.stdout)["terminology"]
+    assert t["linked_entries"] == json.loads(r.stdout)["entries"] and t["medicines"] >= 11 and t["codes"] > 0
