@@ -166,7 +166,8 @@ def test_generic_finds_every_entry_and_formulation_words_narrow(idx):
                                                           "hydralazine-tablets-heart-failure"}
     assert ids(idx.search("melatonin oral solution")) == ["melatonin-colonis-oral-solution"]
     assert ids(idx.search("hydralazine heart failure")) == ["hydralazine-tablets-heart-failure"]
-    assert idx.search("heart failure") == []  # a qualifier alone names no medicine
+    # an indication alone finds the entries for it (issue 11: indication-only queries)
+    assert ids(idx.search("heart failure")) == ["hydralazine-tablets-heart-failure"]
 
 
 def test_exact_names_rank_above_prefixes_and_misspellings(idx):

@@ -84,7 +84,10 @@ def test_slenyto_is_melatonin(cpe):
 
 
 def test_no_match_is_empty_and_exit_zero(cpe):
-    assert rag(cpe, "paracetamol") == {"query": "paracetamol", "matches": [], "formulary": "lsc"}
+    out = rag(cpe, "paracetamol")
+    assert {k: out[k] for k in ("query", "matches", "formulary")} == {"query": "paracetamol", "matches": [],
+                                                                      "formulary": "lsc"}
+    assert "indication" not in out  # an unknown word is no indication either
     assert rag(cpe, "agomelatine", "--indication", "heart failure")["matches"] == []
 
 

@@ -21,8 +21,11 @@ app.add_typer(formulary_app, name="formulary")
 
 @app.command("rag")
 def rag_cmd(
-    query: str = typer.Argument(..., help="medicine: generic name, brand or synonym (misspellings allowed)"),
-    indication: Optional[str] = typer.Option(None, "--indication", "-i", help="narrow to entries for this indication"),
+    query: str = typer.Argument(..., help="medicine (generic, brand, salt, abbreviation; misspellings allowed), "
+                                         "with strength/form if you like ('agomelatine 25mg tablets'), "
+                                         "'X for Y', or an indication alone ('POTS')"),
+    indication: Optional[str] = typer.Option(None, "--indication", "-i", help="narrow to entries for this indication "
+                                             "(synonyms, abbreviations, lay terms and kinds of it match)"),
     patient: Optional[Path] = typer.Option(None, "--patient", "-p",
                                            help="patient facts (JSON/YAML): check each match's restriction"),
     fmt: Format = FormatOpt,
@@ -59,13 +62,22 @@ def check_cmd(formulary: Optional[str] = FormularyOpt, fmt: Format = FormatOpt) 
     counts: dict[str, int] = {}
     for e in f.entries:
         counts[e.status] = counts.get(e.status, 0) + 1
+    t = f.terminology
     info = {"formulary": f.id, "folder": str(formulary_dir(formulary)), "entries": len(f.entries),
-            "statuses": {s.id: counts.get(s.id, 0) for s in f.vocabulary.statuses}}
+            "statuses": {s.id: counts.get(s.id, 0) for s in f.vocabulary.statuses},
+            "terminology": None if t is None else {
+                "medicines": len(t.medicines), "products": sum(len(m.products) for m in t.medicines),
+                "indications": len(t.indications), "linked_entries": len(t.entries),
+                "codes": sum(len(m.codes) for m in t.medicines) + sum(len(i.codes) for i in t.indications)}}
     if fmt == Format.json:
         print_json(info)
     else:
         per = ", ".join(f"{k} {v}" for k, v in info["statuses"].items())
         typer.echo(f"{f.vocabulary.name}: {len(f.entries)} entries, all valid ({per})")
+        if t is not None:
+            ti = info["terminology"]
+            typer.echo(f"terminology: {ti['medicines']} medicines ({ti['products']} products), "
+                       f"{ti['indications']} indications, {ti['linked_entries']} entries linked, {ti['codes']} codes")
 
 
 @formulary_app.command("import")

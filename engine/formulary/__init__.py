@@ -1,5 +1,6 @@
-"""The medicines formulary: entries and their RAG status vocabulary, look-up by medicine and
-indication, the text of an answer, CSV import and export.
+"""The medicines formulary: entries and their RAG status vocabulary, medicines and indications as
+concepts (terminology), the query reader and the one resolver behind every look-up, the text of
+an answer, CSV import and export.
 
 May import: `engine.language`, `engine.formulary`.
 """

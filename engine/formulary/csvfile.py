@@ -139,7 +139,7 @@ def row_data(row: dict[str, str], vocab: "Vocabulary") -> tuple[dict[str, Any], 
         elif fld in JSON_FIELDS:
             try:
                 value = json.loads(cell)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 bad.append(f"{col}: not valid JSON ({exc.msg})")
                 continue
         elif fld == "status":

@@ -1,4 +1,5 @@
-"""Find, load and check a formulary folder (`vocabulary.yaml` + `entries.yaml`).
+"""Find, load and check a formulary folder (`vocabulary.yaml` + `entries.yaml`, and the optional
+`terminology.yaml` of medicine and indication concepts).
 
 Which folder: `--formulary` (a path, or a folder name under `policies/formulary/`), else
 `$CPE_FORMULARY`, else `policies/formulary/lsc`. Loading validates every entry, collecting all
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 VOCABULARY_FILE = "vocabulary.yaml"
 ENTRIES_FILE = "entries.yaml"
+TERMINOLOGY_FILE = "terminology.yaml"   # optional: medicine and indication concepts
 
 
 def policies_root() -> Path:
@@ -48,7 +50,8 @@ def formulary_dir(spec: str | Path | None = None) -> Path:
 
 def source_files(folder: Path) -> list[Path]:
     """Every file the loaded formulary depends on (for cache keys)."""
-    return [folder / VOCABULARY_FILE, folder / ENTRIES_FILE, policies_root() / "attributes.yaml"]
+    return [folder / VOCABULARY_FILE, folder / ENTRIES_FILE, folder / TERMINOLOGY_FILE,
+            policies_root() / "attributes.yaml"]
 
 
 def load_vocabulary(folder: Path) -> "Vocabulary":
@@ -86,7 +89,10 @@ def load_formulary(spec: str | Path | None = None,
                                          vocab, attributes)
     if problems:
         raise InputError(problems)
-    return Formulary(vocabulary=vocab, entries=tuple(entries))
+    from engine.formulary.terminology import load_terminology
+
+    terminology = load_terminology(folder / TERMINOLOGY_FILE, entries)
+    return Formulary(vocabulary=vocab, entries=tuple(entries), terminology=terminology)
 
 
 def validate_entries(items: list[Any], lines: list[int | None], file: str, vocab: "Vocabulary",
@@ -146,9 +152,11 @@ def compile_formulary(f: "Formulary") -> dict[str, Any]:
         d = e.model_dump(mode="json", exclude={"criteria"})
         d["criteria_ids"] = [n.id for n in e.criteria]
         entries.append(d)
+    from engine.formulary.terminology import compile_terminology
+
     v = f.vocabulary
     return {"formulary": {"id": v.id, "name": v.name, "area": v.area, "decision_body": v.decision_body},
-            "statuses": statuses, "entries": entries}
+            "statuses": statuses, "entries": entries, "terminology": compile_terminology(f.terminology)}
 
 
 def decide_entry(entry: "Entry", vocab: "Vocabulary", facts: dict[str, Any]) -> dict[str, Any]:

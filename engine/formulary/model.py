@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.formulary.terminology import Terminology
 from engine.language.model.criteria import Node, Provenance
 from engine.language.model.values import Count, Flag
 
@@ -184,6 +185,7 @@ class Formulary(_Frozen):
 
     vocabulary: Vocabulary
     entries: tuple[Entry, ...]
+    terminology: Terminology | None = None
 
     @property
     def id(self) -> str:

@@ -56,6 +56,7 @@ def print_rag(out: dict[str, Any], idx: Any) -> None:
             p(Text(f"  (matched “{m['matched_on']['word']}” as {m['matched_on']['name']})", style="dim"))
         if "patient" in m:
             _patient(p, Text, m["patient"])
+    _excluded_and_understood(p, Text, out)
     unstated = out.get("indication_not_stated") or []
     if unstated:
         p()
@@ -65,6 +66,25 @@ def print_rag(out: dict[str, Any], idx: Any) -> None:
             line.append(f" {m['status_label']} ", style=f"bold {_fg(m)} on {m['status_colour']}")
             line.append(f"  {m['medicine']}" + (f", {m['formulation']}" if m["formulation"] else ""))
             p(line)
+
+
+def _excluded_and_understood(p: Any, Text: Any, out: dict[str, Any]) -> None:
+    """Decisions that explicitly exclude the indication asked for, and what the query was read as."""
+    excluded = out.get("indication_excluded") or []
+    if excluded:
+        p()
+        p(Text("Not for this indication (the decision excludes it):", style="bold"))
+        for m in excluded:
+            why = (m.get("matched_on") or {}).get("indication", {}).get("why", "")
+            p(Text(f"  {m['status_label']}: {m['medicine']} for {m['indication']} only. {why}".rstrip()))
+    u = out.get("understood") or {}
+    bits = [f"medicine {', '.join(u['medicine'])}" if u.get("medicine") else "",
+            f"indication “{u['indication']['text']}”" if (u.get("indication") or {}).get("text") else "",
+            f"strength {', '.join(u['strength'])}" if u.get("strength") else "",
+            f"form words {', '.join(u['recognised'])}" if u.get("recognised") else "",
+            f"ignored {', '.join(u['ignored'])}" if u.get("ignored") else ""]
+    if any(bits):
+        p(Text("  Read as: " + "; ".join(b for b in bits if b), style="dim"))
 
 
 def _fg(m: dict[str, Any]) -> str:
@@ -79,7 +99,7 @@ def _patient(p: Any, Text: Any, pt: dict[str, Any]) -> None:
     p(Text(f"  {head}", style=f"bold {STYLE[r]}"))
     if r != "none" and pt.get("reason"):
         p(Text(f"    {pt['reason']}", style="dim"))
-    depth = {}
+    depth: dict[str | None, int] = {}
     for c in pt.get("criteria", []):
         depth[c["id"]] = depth.get(c.get("parent"), -1) + 1
         for style, line in criterion_lines(c, "    " + "  " * depth[c["id"]]):

@@ -94,14 +94,17 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
               on: dt.date, extension: Any = None) -> list[dict[str, Any]]:
     """Cards for every MedicationRequest in context.draftOrders; [] means no guidance."""
     from engine.formulary.lookup import patient_check
-    from engine.service.orders import draft_medications
+    from engine.service.orders import draft_medications, unidentified_card
 
     facts, _ = patient_facts(prefetch, extension, suite, on)
     conds = conditions(prefetch)
     cards: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for order in draft_medications(context):
+    for order in draft_medications(context, prefetch):
         found, indication = matches_for(order, conds)
+        if not found and order.get("unidentified"):  # issue 11: an unidentified order says so, never silent
+            cards.append(unidentified_card(order, base_url))
+            continue
         found = [m for m in found if m.id not in seen]
         seen.update(m.id for m in found)
         if any(m.entry.get("criteria_ids") for m in found):

@@ -19,6 +19,21 @@ def lookup_json(query: str, indication: str | None = None) -> dict[str, Any]:
     return answer(query, indication)
 
 
+def understood_text(u: dict[str, Any]) -> str:
+    """What the resolver read a query as, in words ('medicine melatonin; indication autism; form ...')."""
+    parts = []
+    if u.get("medicine"):
+        parts.append("medicine " + ", ".join(u["medicine"]))
+    ind = u.get("indication") or {}
+    if ind.get("text"):
+        parts.append(f"indication ‘{ind['text']}’" + ("" if ind.get("concepts") else " (not a known indication)"))
+    if u.get("strength"):
+        parts.append("strength " + ", ".join(u["strength"]))
+    if u.get("recognised"):
+        parts.append("form or dose words " + ", ".join(u["recognised"]))
+    return "; ".join(parts)
+
+
 def entry(entry_id: str) -> Match | None:
     """One formulary entry as a Match (for its page), or None."""
     idx = index()

@@ -192,7 +192,7 @@ def policy_document(request: Request, policy_id: str, version: str) -> Response:
 
 # -- medicine look-up --------------------------------------------------------------------------
 def _results_context(q: str, indication: str) -> dict[str, Any]:
-    from engine.service.medicines import lookup_json, statuses
+    from engine.service.medicines import lookup_json, statuses, understood_text
 
     by_id = {s["id"]: s for s in statuses()}
     if not q.strip():
@@ -203,7 +203,9 @@ def _results_context(q: str, indication: str) -> dict[str, Any]:
         return {**m, "status_info": by_id.get(m["status"], {})}
 
     return {"q": q, "indication": indication, "matches": [shaped(m) for m in out["matches"]],
-            "unstated": [shaped(m) for m in out.get("indication_not_stated", [])]}
+            "unstated": [shaped(m) for m in out.get("indication_not_stated", [])],
+            "excluded": [shaped(m) for m in out.get("indication_excluded", [])],
+            "understood_text": understood_text(out.get("understood") or {})}
 
 
 def _formulary_name() -> str:
