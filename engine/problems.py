@@ -61,6 +61,7 @@ INPUT: dict[str, str] = {
     "invalid-formulary": "a formulary file that does not load",
     "unknown-formulary": "no formulary with that id",
     "invalid-entry": "a formulary entry that does not load",
+    "invalid-terminology": "a formulary terminology file (concepts, synonyms, codes) that does not load",
     "duplicate-entry": "a formulary entry id used twice",
     "unknown-status": "a formulary status not in its vocabulary",
     "invalid-csv": "a formulary CSV that cannot be read",
