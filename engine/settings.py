@@ -43,6 +43,18 @@ SPECS: dict[str, Spec] = {
     "review_window_days": Spec(28, "days after a decision during which a review may be asked for"),
     "signal_threshold": Spec(5, "IFR requests for one policy within the window that signal a service gap"),
     "signal_window_days": Spec(365, "the window of signal_threshold, in days"),
+    "fhir_max_fact_age_days": Spec(0, "the oldest a FHIR fact (BMI, smoking) may be, in days before the referral "
+                                      "date, to be used for a decision (0: no limit; its date is always shown)"),
+    "public_url": Spec(None, "the service's address as EHRs call it (https://...): card links and the JWT `aud` "
+                             "(default: the address of each request)"),
+    "cds_domain": Spec("cpe.invalid", "the DNS domain of whoever runs this service: CDS Hooks code systems "
+                                      "(https://DOMAIN/cds/...) and reverse-domain extension names"),
+    "cds_trusted_issuers": Spec(None, "CDS clients trusted to call the CDS Hooks services: JWT `iss` values, "
+                                      "comma-separated"),
+    "cds_trusted_jku": Spec(None, "JWK Set URLs (`jku`) whose keys may sign a CDS client's JWT, comma-separated"),
+    "cds_jwks_file": Spec(None, "a JWK Set file of CDS clients' public keys (for clients that send no `jku`)"),
+    "cds_development": Spec(False, "1 accepts unsigned CDS Hooks calls (development only: logged as a warning "
+                                   "on every call)"),
 }
 
 
@@ -52,7 +64,7 @@ def env_name(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _model() -> "type[BaseSettings]":
-    from pydantic import Field, PositiveInt, SecretStr
+    from pydantic import Field, NonNegativeInt, PositiveInt, SecretStr
     from pydantic_settings import BaseSettings, SettingsConfigDict
 
     d = {k: s.default for k, s in SPECS.items()}
@@ -77,6 +89,16 @@ def _model() -> "type[BaseSettings]":
         signal_threshold: PositiveInt = Field(d["signal_threshold"], description=SPECS["signal_threshold"].help)
         signal_window_days: PositiveInt = Field(d["signal_window_days"],
                                                 description=SPECS["signal_window_days"].help)
+        fhir_max_fact_age_days: NonNegativeInt = Field(d["fhir_max_fact_age_days"],
+                                                       description=SPECS["fhir_max_fact_age_days"].help)
+        public_url: str | None = Field(d["public_url"], pattern=r"^https?://[^\s/]+(/\S*)?$",
+                                       description=SPECS["public_url"].help)
+        cds_domain: str = Field(d["cds_domain"], pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+                                description=SPECS["cds_domain"].help)
+        cds_trusted_issuers: str | None = Field(d["cds_trusted_issuers"], description=SPECS["cds_trusted_issuers"].help)
+        cds_trusted_jku: str | None = Field(d["cds_trusted_jku"], description=SPECS["cds_trusted_jku"].help)
+        cds_jwks_file: Path | None = Field(d["cds_jwks_file"], description=SPECS["cds_jwks_file"].help)
+        cds_development: bool = Field(d["cds_development"], description=SPECS["cds_development"].help)
 
     return Settings
 
