@@ -22,9 +22,10 @@ exit 2).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from engine.errors import InputError
 from engine.fhir.codes import BMI_LOINC, LOINC, SMOKING_LOINC, SNOMED  # noqa: F401  (re-exported)
@@ -51,7 +52,7 @@ class Mapped:
             out["dates"] = dict(self.dates)
         return out
 
-    def checked(self, attributes: Any) -> "Mapped":
+    def checked(self, attributes: Any) -> Mapped:
         """Each fact checked on its own against the attribute dictionary: one that fails (a BMI out
         of range) is dropped with a note; the others stand."""
         from engine.language.patient import validate_patient

@@ -9,8 +9,9 @@ the fact. A malformed Observation is skipped with a note; it never fails the rec
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from engine.fhir import codes
 
@@ -94,8 +95,8 @@ def _instant(text: str) -> dt.datetime | None:
     except ValueError:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
 
 
 def candidate(obs: Mapping[str, Any], on: dt.date, max_age_days: int | None, notes: list[str]
