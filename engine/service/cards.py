@@ -4,8 +4,14 @@ Black → critical (not commissioned: IFR is the route); Red → warning (specia
 Amber → info (specialist recommendation or shared care); Green restricted → info with the
 restriction, or no card when this patient is known to meet it; plain Green → no card. A
 decision that gives no colour → info with what it did say, unless the patient meets its
-criteria. Patient facts come from prefetched FHIR resources and, for facts FHIR cannot carry,
-the request extension `cpe.patient-facts` (attribute name → value, as in `cpe evaluate`).
+criteria. Patient facts come from prefetched FHIR resources (each shown with the date it was
+recorded) and, for facts FHIR cannot carry, the request extension `<namespace>.patient-facts`
+(attribute name → value, as in `cpe evaluate`; the older `cpe.patient-facts` is still read). A
+patient the record says has died gets one warning card and no formulary decision.
+
+Extension names are reverse-domain (`invalid.cpe.status` for the default CPE_CDS_DOMAIN
+`cpe.invalid`) and code systems `https://DOMAIN/cds/...`: from configuration, so they do not change
+with the address a request came in on. No card carries a null or empty value (`clean`).
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from typing import Any, Mapping
 from engine.formulary.lookup import Match
 from engine.language.suite import Suite
 
-FACTS_EXTENSION = "cpe.patient-facts"
+LEGACY_FACTS_EXTENSION = "cpe.patient-facts"
 OVERRIDES = {
     "specialist": ("specialist-recommended", "Recommended or started by the specialist team"),
     "shared-care": ("shared-care-agreed", "Shared care agreement in place"),
@@ -26,28 +32,58 @@ OVERRIDES = {
 }
 
 
-def patient_facts(prefetch: Mapping[str, Any], extension: Any, suite: Suite, on: dt.date
-                  ) -> tuple[dict[str, Any], list[str]]:
-    """Facts from prefetched resources and the facts extension; a fact that fails its check is dropped."""
-    from engine.errors import InputError
-    from engine.fhir.facts import from_resources, resources_in
-    from engine.language.patient import validate_patient
+def namespace() -> str:
+    """Reverse-domain prefix of this service's extension names, from CPE_CDS_DOMAIN ('cpe.invalid' →
+    'invalid.cpe'): stable, whatever address a request came in on."""
+    from engine.settings import setting
 
-    raw: dict[str, Any] = {}
-    notes: list[str] = []
+    return ".".join(reversed(str(setting("cds_domain")).split(".")))
+
+
+def system(name: str) -> str:
+    """A code system of this service (https://DOMAIN/cds/NAME), from configuration, never the Host header."""
+    from engine.settings import setting
+
+    return f"https://{setting('cds_domain')}/cds/{name}"
+
+
+def ext(name: str) -> str:
+    return f"{namespace()}.{name}"
+
+
+def clean(obj: Any) -> Any:
+    """Without null or empty values at any depth (CDS Hooks: JSON elements SHALL NOT be null or empty)."""
+    if isinstance(obj, dict):
+        out = {k: clean(v) for k, v in obj.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(obj, list):
+        return [x for x in (clean(v) for v in obj) if x not in (None, "", [], {})]
+    return obj
+
+
+def patient_facts(prefetch: Mapping[str, Any], extension: Any, suite: Suite, on: dt.date
+                  ) -> tuple[dict[str, Any], list[str], Any]:
+    """(facts, notes, the FHIR mapping) from prefetched resources and the facts extension; a fact that
+    fails its check is dropped with a note, the others stand."""
+    from engine.fhir.facts import Mapped, from_resources, resources_in
+
     resources = list(resources_in(list(prefetch.values())))
-    if resources:
-        mapped = from_resources(resources, on)
-        raw.update(mapped.facts)
-    if isinstance(extension, Mapping) and isinstance(extension.get(FACTS_EXTENSION), Mapping):
-        raw.update(extension[FACTS_EXTENSION])
-    facts: dict[str, Any] = {}
-    for name, value in raw.items():
-        try:
-            facts.update(validate_patient({name: value}, suite.attributes))
-        except InputError as exc:
-            notes.append(str(exc))
-    return facts, notes
+    mapped = from_resources(resources, on) if resources else Mapped({}, on=on)
+    if mapped.deceased:
+        return {}, list(mapped.notes), mapped
+    mapped = mapped.checked(suite.attributes)
+    facts = dict(mapped.facts)
+    notes = list(mapped.notes)
+    given = None
+    if isinstance(extension, Mapping):
+        given = extension.get(ext("patient-facts"), extension.get(LEGACY_FACTS_EXTENSION))
+    if isinstance(given, Mapping):
+        from engine.fhir.facts import Mapped as M
+
+        told = M(dict(given), {k: "the request's patient-facts extension" for k in given}).checked(suite.attributes)
+        facts.update(told.facts)
+        notes += [n for n in told.notes if n not in notes]
+    return facts, notes, mapped
 
 
 def conditions(prefetch: Mapping[str, Any]) -> list[str]:
@@ -96,7 +132,9 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
     from engine.formulary.lookup import patient_check
     from engine.service.orders import draft_medications
 
-    facts, _ = patient_facts(prefetch, extension, suite, on)
+    facts, _, mapped = patient_facts(prefetch, extension, suite, on)
+    if mapped.deceased:
+        return [deceased_card(mapped.deceased)]
     conds = conditions(prefetch)
     cards: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -107,10 +145,31 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
         if any(m.entry.get("criteria_ids") for m in found):
             found = patient_check(found, facts)
         for m in found:
-            card = card_for(m, order, indication, bool(facts), base_url)
+            card = card_for(m, order, indication, bool(facts), base_url, _dated(mapped))
             if card:
                 cards.append(card)
     return cards
+
+
+def _dated(mapped: Any) -> list[str]:
+    """'bmi 31 (Observation/b1, 2024-06-01)': each FHIR fact with the date it was recorded."""
+    out = []
+    for k, v in mapped.facts.items():
+        src = mapped.sources.get(k, "")
+        ref = src.split(" ", 1)[0] if src else "the record"
+        out.append(f"{k} {v} ({ref}, {mapped.dates[k]})" if k in mapped.dates else f"{k} {v} ({ref})")
+    return out
+
+
+def deceased_card(why: str) -> dict[str, Any]:
+    """The one card for a patient the record says has died: no formulary decision is made."""
+    return {"uuid": str(uuid.uuid4()), "indicator": "warning",
+            "summary": "The record says this patient has died: no formulary check made",
+            "detail": f"The record says this patient has died ({why}). No formulary decision is given for a "
+                      "deceased patient; check the patient in context.",
+            "source": {"label": "Formulary check", "topic": {"system": system("topic"), "code": "patient-deceased",
+                                                             "display": "Patient recorded as deceased"}},
+            "extension": {ext("status"): "not-checked", ext("reason"): "patient-deceased"}}
 
 
 def _restriction(m: Match) -> str:
@@ -125,7 +184,7 @@ def _unmet(m: Match) -> list[str]:
 
 
 def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_facts: bool,
-             base_url: str) -> dict[str, Any] | None:
+             base_url: str, dated: list[str] | None = None) -> dict[str, Any] | None:
     """One card, or None when the prescriber needs no guidance (plain Green; restriction met)."""
     e, s = m.entry, m.status
     sid, label = e["status"], s["label"]
@@ -182,6 +241,8 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
                           + (f" (missing: {', '.join(missing)})" if missing else "") + ".")
         else:
             detail.append("This patient meets the restriction criteria.")
+        if dated:
+            detail.append("From the record: " + "; ".join(dated) + ".")
     if e.get("status_note"):
         detail.append(e["status_note"])
     if e.get("notes"):
@@ -192,19 +253,19 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
     page = f"{base_url}/medicines/{e['id']}"
     when = f", {e['decision_date']}" if e.get("decision_date") else ""
     body = e.get("decision_body") or m.formulary.get("decision_body") or m.formulary.get("name")
-    return {
+    return clean({
         "uuid": str(uuid.uuid4()),
         "summary": summary if len(summary) < 140 else summary[:136] + "…",
         "indicator": indicator,
         "detail": "\n\n".join(detail),
         "source": {"label": f"{m.formulary.get('name', 'Formulary')} decision{when}"[:200],
                    "url": page,
-                   "topic": {"system": f"{base_url}/medicines", "code": e["id"],
+                   "topic": {"system": system("formulary-entry"), "code": e["id"],
                              "display": f"{e['medicine']}{for_what}: {label}"}},
         "links": [{"label": f"Formulary entry: {name}", "url": page, "type": "absolute"}],
-        "overrideReasons": [{"system": f"{base_url}/cds-services/override-reasons", "code": OVERRIDES[k][0],
+        "overrideReasons": [{"system": system("override-reason"), "code": OVERRIDES[k][0],
                              "display": OVERRIDES[k][1]}
                             for k in overrides],
-        "extension": {"cpe.formulary-entry": e["id"], "cpe.status": sid, "cpe.restriction": restriction,
-                      "cpe.medication-request": order.get("id"), "cpe.decision-body": body},
-    }
+        "extension": {ext("formulary-entry"): e["id"], ext("status"): sid, ext("restriction"): restriction,
+                      ext("medication-request"): order.get("id"), ext("decision-body"): body},
+    })
