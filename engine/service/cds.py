@@ -163,8 +163,9 @@ async def _body_of(request: Request, service_id: str, model: Any) -> Any:
         body = await read_json(request)
     except InputError as exc:
         return cds_input_error(exc)
-    audience = f"{public_base(request)}/cds-services/{service_id}" + (
-        "/feedback" if request.url.path.endswith("/feedback") else "")
+    audience = [f"{public_base(request)}/cds-services/{service_id}"]
+    if request.url.path.endswith("/feedback"):  # the feedback endpoint, or the service it reports on
+        audience.insert(0, audience[0] + "/feedback")
     try:
         request.state.caller = await on_cpu(verify_call, request.headers.get("authorization"), audience)
     except Untrusted as exc:

@@ -5,9 +5,9 @@ The `Authorization: Bearer <JWT>` of a CDS service call is verified with PyJWT:
 - the header's `alg` is an asymmetric one (ES256/384/512, RS256/384/512, PS256/384/512): never
   `none`, never HMAC; `kid` is required and picks the key; `typ` must be `JWT`;
 - `iss` is on the allow-list `CPE_CDS_TRUSTED_ISSUERS`;
-- the key comes from the JWK Set at the header's `jku`, which must be on `CPE_CDS_TRUSTED_JKU`
-  (fetched with httpx, kept five minutes), or, without a `jku`, from the configured JWK Set
-  `CPE_CDS_JWKS_FILE` (the "out-of-band" exchange);
+- a `jku` in the header must be on `CPE_CDS_TRUSTED_JKU`; the key (by `kid`) is taken from the
+  configured JWK Set `CPE_CDS_JWKS_FILE` (the "out-of-band" exchange) when it is there, else from
+  the JWK Set at the `jku` (fetched with httpx, kept five minutes);
 - `aud` is the URL of the service being called (`CPE_PUBLIC_URL` + `/cds-services/{id}`, else the
   request's own URL); `exp`, `iat` and `jti` are required; `exp` is checked (30 s leeway);
 - a `jti` seen before from the same issuer, within its token's life, is a replay and refused.
@@ -101,11 +101,13 @@ class KeySets:
             self._cache[jku] = (time.time(), jwks)
         return jwks
 
-    def configured(self) -> dict[str, Any]:
+    def configured(self, required: bool = True) -> dict[str, Any]:
         from engine.settings import setting
 
         path = setting("cds_jwks_file")
         if not path:
+            if not required:
+                return {"keys": []}
             raise Untrusted("the token has no jku and no JWK Set is configured (CPE_CDS_JWKS_FILE)")
         try:
             jwks = json.loads(open(path, encoding="utf-8").read())
@@ -127,8 +129,8 @@ def bearer(header: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def verify_call(authorization: str | None, audience: str) -> Caller:
-    """Who is calling, or Untrusted. `audience`: the URL of the service being called."""
+def verify_call(authorization: str | None, audience: str | list[str]) -> Caller:
+    """Who is calling, or Untrusted. `audience`: the URL of the service being called (any of a list)."""
     token = bearer(authorization)
     if token is None:
         if development():
@@ -139,7 +141,7 @@ def verify_call(authorization: str | None, audience: str) -> Caller:
     return verify_token(token, audience)
 
 
-def verify_token(token: str, audience: str) -> Caller:
+def verify_token(token: str, audience: str | list[str]) -> Caller:
     import jwt
 
     try:
@@ -156,13 +158,15 @@ def verify_token(token: str, audience: str) -> Caller:
         raise Untrusted("the JWT header has no kid")
     if not isinstance(iss, str) or iss not in _list("cds_trusted_issuers"):
         raise Untrusted(f"issuer {iss!r} is not a trusted CDS client (CPE_CDS_TRUSTED_ISSUERS)")
-    if jku is not None:
-        if not isinstance(jku, str) or jku not in _list("cds_trusted_jku"):
-            raise Untrusted(f"jku {jku!r} is not a trusted JWK Set URL (CPE_CDS_TRUSTED_JKU)")
-        jwks = KEYS.by_jku(jku)
+    if jku is not None and (not isinstance(jku, str) or jku not in _list("cds_trusted_jku")):
+        raise Untrusted(f"jku {jku!r} is not a trusted JWK Set URL (CPE_CDS_TRUSTED_JKU)")
+    pinned = KEYS.configured(required=jku is None)
+    if any(isinstance(k, dict) and k.get("kid") == kid for k in pinned.get("keys", [])):
+        key = _key(pinned, kid, alg)  # a key configured for this client wins over fetching its jku
+    elif jku is not None:
+        key = _key(KEYS.by_jku(jku), kid, alg)
     else:
-        jwks = KEYS.configured()
-    key = _key(jwks, kid, alg)
+        key = _key(pinned, kid, alg)
     try:
         verified = jwt.decode(token, key=key, algorithms=[alg], audience=audience, issuer=iss, leeway=LEEWAY,
                               options={"require": ["iss", "aud", "exp", "iat", "jti"]})
