@@ -248,6 +248,35 @@ def test_cli_malformed_fhir_exits_2_and_one_bad_bmi_keeps_the_rest(cpe, tmp_path
         **patient("1990-01-01"), "deceasedDateTime": "2020-01-01"}}]}))
     r = cpe("evaluate", "assisted-conception", "--fhir", str(f), "--on", "2020-06-01")
     assert r.returncode == 2 and "patient-deceased" in r.stderr and "Traceback" not in r.stderr
-    f.write_text('<Bundle xmlns="http://hl7.org/fhir"><type value="collection"/></Bundle>')
+    f.write_text('<Bundle xmlns="http://hl7.org/fhir"><type value="collection"/>')  # cut short
     r = cpe("evaluate", "assisted-conception", "--fhir", str(f))
-    assert r.returncode == 2 and "fhir-xml" in r.stderr and "FHIR JSON" in r.stderr
+    assert r.returncode == 2 and "fhir-xml" in r.stderr and "not well-formed" in r.stderr
+    f.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><Bundle xmlns="http://hl7.org/fhir"/>')
+    r = cpe("evaluate", "assisted-conception", "--fhir", str(f))
+    assert r.returncode == 2 and "entity declaration is refused" in r.stderr
+    f.write_text('<Bundle xmlns="http://example.org"/>')
+    r = cpe("evaluate", "assisted-conception", "--fhir", str(f))
+    assert r.returncode == 2 and "not FHIR XML" in r.stderr
+
+
+UKCORE = Path(__file__).resolve().parent / "fixtures" / "uk-core"  # NHS England's examples, unchanged (README)
+
+
+def test_uk_core_examples_in_fhir_xml_give_age_bmi_and_smoking():
+    from engine.fhir import xml
+
+    resources = [xml.parse((UKCORE / f"UKCore-{n}-Example.xml").read_text())
+                 for n in ("Patient-RichardSmith", "Observation-VitalSigns-BMI", "Observation-PipeSmoker")]
+    m = from_resources(resources, dt.date(2024, 1, 1))
+    assert m.facts == {"age": 53, "bmi": 46, "smoker": True}
+    assert "SNOMED CT 230058003" in m.sources["smoker"] and m.dates == {"bmi": "2023-08-10", "smoker": "2023-08-10"}
+
+
+def test_cli_reads_a_uk_core_bundle_in_xml(cpe, tmp_path):
+    inner = "".join("<entry><resource>" + (UKCORE / f"UKCore-{n}-Example.xml").read_text() + "</resource></entry>"
+                    for n in ("Patient-RichardSmith", "Observation-VitalSigns-BMI", "Observation-PipeSmoker"))
+    f = tmp_path / "uk.xml"
+    f.write_text(f'<Bundle xmlns="http://hl7.org/fhir"><type value="collection"/>{inner}</Bundle>')
+    r = cpe("evaluate", "assisted-conception", "--fhir", str(f), "--on", "2024-01-01", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["fhir"]["facts"] == {"age": 53, "bmi": 46, "smoker": True}

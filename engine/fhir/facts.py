@@ -16,8 +16,8 @@ The Observation used is chosen by status (final/amended/corrected before prelimi
 effective time, latest first (engine.fhir.observations); facts are as of the referral date (later
 observations are ignored) and, with `CPE_FHIR_MAX_FACT_AGE_DAYS`, no older than that. Each fact's
 source names the Observation and its date. The codes, with their sources: engine.fhir.codes.
-Input that is not a FHIR Bundle at all, FHIR XML, or a deceased patient is refused (InputError,
-exit 2).
+A file may be FHIR JSON or FHIR XML (engine.fhir.xml). Input that is not a FHIR Bundle at all, or
+a deceased patient, is refused (InputError, exit 2).
 """
 from __future__ import annotations
 
@@ -70,15 +70,14 @@ class Mapped:
 
 
 def load_bundle(path: Path, on: dt.date | None = None, attributes: Any = None) -> Mapped:
-    """Read a Bundle file; InputError (not a traceback) when it is not readable FHIR JSON."""
+    """Read a Bundle file, FHIR JSON or FHIR XML (engine.fhir.xml); InputError (not a traceback) otherwise."""
+    from engine.fhir import xml
     from engine.language.source import display_path, parse_json, read_text
 
     name = display_path(path)
     text = read_text(path)
-    if text.lstrip().startswith("<"):
-        raise InputError.of("fhir-xml", "this is FHIR XML; the reader takes FHIR JSON "
-                            "(export the Bundle as JSON, application/fhir+json)", name)
-    mapped = from_bundle(parse_json(text, name), on, name)
+    data = xml.parse(text, name) if xml.is_xml(text) else parse_json(text, name)
+    mapped = from_bundle(data, on, name)
     return mapped.checked(attributes) if attributes is not None else mapped
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engine.formulary.lookup import Match
 from engine.language.suite import Suite
@@ -183,6 +184,21 @@ def _unmet(m: Match) -> list[str]:
             if c.get("status") == "unmet" and not c.get("parent")]
 
 
+def _for_this_patient(m: Match, restriction: str, dated: list[str] | None) -> list[str]:
+    """What the restriction says for this patient, and the dated facts from the record it read."""
+    if restriction == "unmet":
+        out = ["For this patient, not met: " + "; ".join(_unmet(m))]
+    elif restriction == "unknown":
+        missing = (m.patient or {}).get("missing") or []
+        out = ["For this patient the restriction cannot be checked yet"
+               + (f" (missing: {', '.join(missing)})" if missing else "") + "."]
+    else:
+        out = ["This patient meets the restriction criteria."]
+    if dated:
+        out.append("From the record: " + "; ".join(dated) + ".")
+    return out
+
+
 def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_facts: bool,
              base_url: str, dated: list[str] | None = None) -> dict[str, Any] | None:
     """One card, or None when the prescriber needs no guidance (plain Green; restriction met)."""
@@ -233,16 +249,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
     if e.get("prior_approval"):
         detail.append("Prior approval is required before treatment starts.")
     if restriction in ("met", "unmet", "unknown") and e.get("criteria_ids"):
-        if restriction == "unmet":
-            detail.append("For this patient, not met: " + "; ".join(_unmet(m)))
-        elif restriction == "unknown":
-            missing = (m.patient or {}).get("missing") or []
-            detail.append("For this patient the restriction cannot be checked yet"
-                          + (f" (missing: {', '.join(missing)})" if missing else "") + ".")
-        else:
-            detail.append("This patient meets the restriction criteria.")
-        if dated:
-            detail.append("From the record: " + "; ".join(dated) + ".")
+        detail += _for_this_patient(m, restriction, dated)
     if e.get("status_note"):
         detail.append(e["status_note"])
     if e.get("notes"):

@@ -10,7 +10,8 @@ service answers 412 Precondition Failed, as the specification requires (`Unavail
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engine.fhir import codes
 

@@ -51,6 +51,9 @@ async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise InputError.of("invalid-json", "the request body is empty; send a JSON object")
+    if raw.lstrip()[:1] == b"<":
+        raise InputError.of("invalid-json", "the request body is XML; this service takes JSON "
+                            "(FHIR resources as FHIR JSON)")
     return parse_json(raw)
 
 

@@ -45,7 +45,7 @@ class FeedbackStore:
 
         from engine.register.models import CdsFeedback
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         rows = []
         for item in items:
             reason = item.get("overrideReason") or {}
