@@ -223,8 +223,13 @@ def selected(hook: str, context: dict[str, Any]) -> tuple[dict[str, Any], str | 
                               "neither from prefetch nor from fhirServer"}, **ERRORS})
 async def call_service(request: Request, service_id: str) -> JSONResponse:
     """A CDS Hooks call: cards for the MedicationRequests in `context.draftOrders` (order-select: the selected ones)."""
+    from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
+
     try:
         return await _call(request, service_id)
+    except (HTTPException, ClientDisconnect):  # the body limit's 413, a client gone: the app's handlers answer
+        raise
     except Exception:  # a fault: logged, and still an OperationOutcome with CORS headers
         log.exception("CDS Hooks call to %s failed", service_id)
         return cds_error(500, "the CDS service failed; the fault is logged", "engine-fault")
@@ -265,6 +270,9 @@ async def _call(request: Request, service_id: str) -> JSONResponse:
                         **ERRORS})
 async def feedback(request: Request, service_id: str) -> JSONResponse:
     """Record whether the prescriber accepted or overrode each card, with the override reason (in the register)."""
+    from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
+
     from engine.service.pools import on_writer
 
     try:
@@ -278,6 +286,8 @@ async def feedback(request: Request, service_id: str) -> JSONResponse:
     except InputError as exc:  # the register cannot be opened
         return cds_error(503 if exc.problems and exc.problems[0].code == "database-unavailable" else 400,
                          str(exc), exc.problems[0].code if exc.problems else None)
+    except (HTTPException, ClientDisconnect):
+        raise
     except Exception:
         log.exception("CDS Hooks feedback to %s failed", service_id)
         return cds_error(500, "the CDS service failed to store the feedback; the fault is logged", "engine-fault")
