@@ -391,3 +391,56 @@ def test_feedback_on_postgresql():
     store.record(SIGN, [{"card": "pg-1", "outcome": "accepted", "outcomeTimestamp": "2026-01-01T00:00:00Z"}])
     assert [r["card"] for r in store.all()] == ["pg-1"]
     store.close()
+
+
+def _mutations():
+    from hypothesis import strategies as st
+
+    junk = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=2),
+                     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+    return st.lists(st.tuples(st.integers(min_value=0, max_value=10_000), junk), min_size=1, max_size=4)
+
+
+def _paths(x, where=()):
+    yield where
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _paths(v, (*where, k))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            yield from _paths(v, (*where, i))
+
+
+@pytest.mark.parametrize("shape", ["uk-core", "sandbox"])
+def test_no_shape_of_json_gets_a_server_error(client, shape):
+    """Any element of a real request replaced by junk: a 200 or an OperationOutcome 4xx, never a 5xx
+    (the issue measured a 500 in text/plain for Observation.status as a list)."""
+    from hypothesis import HealthCheck, given, settings
+
+    if shape == "uk-core":
+        service, base = SIGN, uk_core_shape("Nortriptyline 10 MG Oral Tablet", "Chronic neuropathic pain")
+    else:  # with the prefetch the sandbox fetched itself, so no FHIR server is needed
+        service = SELECT
+        base = {**sandbox_shape("Hydralazine Hydrochloride 50 MG", "Heart failure", "https://fhir.example.org"),
+                "prefetch": PREFETCH}
+    paths = [p for p in _paths(base) if p]
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_mutations())
+    def run(changes):
+        body = copy.deepcopy(base)
+        for n, junk in changes:
+            path = paths[n % len(paths)]
+            node = body
+            try:
+                for step in path[:-1]:
+                    node = node[step]
+                node[path[-1]] = junk
+            except (KeyError, IndexError, TypeError):
+                continue
+        r = post(client, service, body)
+        assert r.status_code in (200, 400, 412), (r.status_code, r.text[:300])
+        if r.status_code != 200:
+            assert r.json()["resourceType"] == "OperationOutcome"
+
+    run()

@@ -280,3 +280,22 @@ def test_cli_reads_a_uk_core_bundle_in_xml(cpe, tmp_path):
     r = cpe("evaluate", "assisted-conception", "--fhir", str(f), "--on", "2024-01-01", "--format", "json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["fhir"]["facts"] == {"age": 53, "bmi": 46, "smoker": True}
+
+
+def test_api_evaluate_drops_one_bad_fact_and_refuses_a_deceased_patient():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from engine.service.app import create_app
+
+    client = TestClient(create_app())
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": patient("1990-01-01")}, {"resource": bmi("2019-06-01", 300)}]}
+    r = client.post("/api/policies/assisted-conception/evaluate?on=2020-06-01", json=bundle)
+    assert r.status_code == 200, r.text
+    assert r.json()["fhir"]["facts"] == {"age": 30} and any("bmi not used" in n for n in r.json()["fhir"]["notes"])
+    bundle["entry"][0]["resource"]["deceasedBoolean"] = True
+    r = client.post("/api/policies/assisted-conception/evaluate?on=2020-06-01", json=bundle)
+    assert r.status_code == 422 and r.json()["problems"][0]["code"] == "patient-deceased"

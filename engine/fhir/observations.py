@@ -134,7 +134,7 @@ def bmi_value(obs: Mapping[str, Any]) -> tuple[float | None, str]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None, f"value {value!r} is not a number"
     unit = q.get("code") or q.get("unit")
-    if unit is not None and unit not in codes.BMI_UNITS:
+    if unit is not None and (not isinstance(unit, str) or unit not in codes.BMI_UNITS):
         return None, f"unit {unit!r} is not kg/m2"
     return float(value), ""
 
@@ -164,8 +164,9 @@ def _consumption(obs: Mapping[str, Any], code: str) -> tuple[bool | None, str | 
 def _answer(cc: Any) -> tuple[bool | None, str | None]:
     answers = {**codes.SMOKING_FINDINGS, **codes.SYNTHEA_SMOKING_ANSWERS}
     for c in codings(cc):
-        if c.get("system") in (codes.SNOMED, None) and c.get("code") in answers:
-            return answers[c["code"]], None
+        code = c.get("code")
+        if c.get("system") in (codes.SNOMED, None) and isinstance(code, str) and code in answers:
+            return answers[code], None
     text = " ".join(str(x) for x in [cc.get("text") if isinstance(cc, Mapping) else None]
                     + [c.get("display") for c in codings(cc)] if isinstance(x, str)).lower()
     if "never" in text or "former" in text or "ex-smoker" in text or "non-smoker" in text:

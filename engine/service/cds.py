@@ -204,8 +204,12 @@ def selected(hook: str, context: dict[str, Any]) -> tuple[dict[str, Any], str | 
     ctx = copy.deepcopy(context)
     resources = list(resources_in(ctx.get("draftOrders")))
     for r in resources:  # the sandbox sends reasonCode as one CodeableConcept where FHIR R4 says a list
-        if r.get("resourceType") == "MedicationRequest" and isinstance(r.get("reasonCode"), dict):
-            r["reasonCode"] = [r["reasonCode"]]
+        if r.get("resourceType") == "MedicationRequest" and "reasonCode" in r:
+            reason = r["reasonCode"]
+            if isinstance(reason, dict):
+                r["reasonCode"] = [reason]
+            elif not isinstance(reason, list):
+                del r["reasonCode"]  # neither: no reason can be read from it
     if hook != "order-select":
         return ctx, None
     refs = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources if isinstance(r.get("id"), str)}
