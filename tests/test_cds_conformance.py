@@ -110,6 +110,7 @@ def outcome(r, status: int, words: str = "") -> dict:
 def spec_shape(display: str, reason: str | None) -> dict:
     """The specification's order-select example (a NutritionOrder and a MedicationRequest, both selected)."""
     ctx = copy.deepcopy(spec("order-select-01-context.json")["context"])
+    ctx["patientId"] = PATIENT["id"]  # the patient of the prefetch (a Patient not in context is refused)
     for e in ctx["draftOrders"]["entry"]:
         if e["resource"]["resourceType"] == "MedicationRequest":
             e["resource"]["medicationCodeableConcept"] = {"text": display}
@@ -280,7 +281,7 @@ def test_missing_prefetch_without_a_reachable_fhir_server_is_412(client):
         port = dead.url
     body["fhirServer"] = port  # nothing listens there any more
     outcome(post(client, SELECT, body), 412, "could not be reached")
-    with LoopbackServer({"/Patient/1288992": PATIENT}, status=500) as fhir:
+    with LoopbackServer({f"/Patient/{PATIENT['id']}": PATIENT}, status=500) as fhir:
         body = spec_shape("Epidyolex", None)
         del body["prefetch"]
         body["fhirServer"] = fhir.url
@@ -295,6 +296,19 @@ def test_only_the_missing_keys_are_fetched(client):
         body["prefetch"] = {"patient": PATIENT}
         assert post(client, SELECT, body).status_code == 200
         assert sorted(p.split("?")[0] for _, p, _ in fhir.requests) == ["/Condition", "/Observation"]
+
+
+def test_another_patient_s_data_never_decides(client):
+    body = uk_core_shape("Slenyto 1 mg prolonged-release tablets", None)
+    body["context"]["patientId"] = "someone-else"
+    outcome(post(client, SIGN, body), 400, "not the patient in context")
+    body = uk_core_shape("Slenyto 1 mg prolonged-release tablets", None)
+    stranger = {**uk("Observation-VitalSigns-BMI"), "id": "stranger-bmi", "effectiveDateTime": "2023-09-01",
+                "subject": {"reference": "Patient/someone-else"}, "valueQuantity": {"value": 19, "code": "kg/m2"}}
+    ours = [e["resource"] for e in PREFETCH["observations"]["entry"]]
+    body["prefetch"] = {**PREFETCH, "observations": searchset(*ours, stranger)}
+    [c] = post(client, SIGN, body).json()["cards"]
+    assert "bmi 46" in c["detail"] and "stranger-bmi" not in c["detail"]  # the later BMI is another patient's
 
 
 def test_fhir_authorization_needs_fhir_server_and_a_bearer_token(client):

@@ -119,7 +119,9 @@ def test_unsigned_calls_are_refused_unless_in_development_mode(client, monkeypat
     monkeypatch.setenv("CPE_CDS_DEVELOPMENT", "1")
     with caplog.at_level(logging.WARNING, logger="cpe.cds.auth"):
         assert call(client, None).status_code == 200
+        assert call(client, "not-a-jwt").status_code == 200  # e.g. the sandbox's own key, not configured
     assert any("WITHOUT a signed JWT" in r.message and r.levelno == logging.WARNING for r in caplog.records)
+    assert any("NOT trusted (the bearer token is not a JWT" in r.message for r in caplog.records)
 
 
 def test_development_mode_is_announced_at_start_up(monkeypatch, caplog):
@@ -139,6 +141,9 @@ def test_issuer_audience_expiry_and_claims(client, keys):
     no_jti = jwt.encode({"iss": EHR, "aud": AUD, "iat": int(time.time()), "exp": int(time.time()) + 60}, k,
                         algorithm="RS384", headers={"kid": "rs-1"})
     refused(call(client, no_jti), "jti")
+    no_typ = jwt.encode({"iss": EHR, "aud": AUD, "iat": int(time.time()), "exp": int(time.time()) + 60, "jti": "t"},
+                        k, algorithm="RS384", headers={"kid": "rs-1", "typ": "JOSE"})
+    refused(call(client, no_typ), "typ 'JOSE'")
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     refused(call(client, token(other, "RS384", "rs-1")), "Signature verification failed")
 

@@ -7,7 +7,8 @@ A call is answered in this order (docs/service.md has the conformance table, rul
    order-sign: userId, patientId, draftOrders), `fhirAuthorization` only with `fhirServer` (400);
 2. the caller's signed JWT is verified (engine.service.cds_auth; 401);
 3. the prefetch templates the request did not satisfy are fetched from `fhirServer`
-   (engine.service.cds_prefetch), or the answer is 412;
+   (engine.service.cds_prefetch), or the answer is 412; a prefetched Patient that is not
+   `context.patientId` is refused (400), data about another patient is left out;
 4. order-select looks only at the orders named in `context.selections`; each MedicationRequest is
    looked up in the formulary and turned into cards (engine.service.cards).
 
@@ -242,7 +243,7 @@ async def call_service(request: Request, service_id: str) -> JSONResponse:
 async def _call(request: Request, service_id: str) -> JSONResponse:
     from engine.service.cards import cards_for
     from engine.service.cds_auth import development
-    from engine.service.cds_prefetch import Unavailable, check_authorization, complete
+    from engine.service.cds_prefetch import Unavailable, check_authorization, complete, for_patient
 
     hook = await _body_of(request, service_id, HookRequest)
     if isinstance(hook, JSONResponse):
@@ -258,6 +259,9 @@ async def _call(request: Request, service_id: str) -> JSONResponse:
         prefetch = await complete(hook.prefetch, context, hook.fhirServer, hook.fhirAuthorization, development())
     except Unavailable as exc:
         return cds_error(412, str(exc), "prefetch-unavailable")
+    prefetch, _, wrong = for_patient(prefetch, context["patientId"])
+    if wrong:
+        return cds_error(400, wrong, "wrong-patient")
     try:
         cards = await on_cpu(cards_for, context, prefetch, request.app.state.suite, public_base(request),
                              dt.date.today(), hook.extension)

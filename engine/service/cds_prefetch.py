@@ -66,6 +66,49 @@ def check_authorization(fhir_server: Any, auth: Any) -> str | None:
     return None
 
 
+def _about(r: Mapping[str, Any]) -> str | None:
+    """The id of the Patient a resource is about (its `subject` or `patient` reference), or None."""
+    for key in ("subject", "patient"):
+        ref = r.get(key)
+        if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str):
+            m = re.search(r"(?:^|/)Patient/([^/]+)$", ref["reference"])
+            if m:
+                return m.group(1)
+    return None
+
+
+def for_patient(prefetch: Mapping[str, Any], patient_id: str) -> tuple[dict[str, Any], list[str], str | None]:
+    """The prefetch with only the context patient's data: (prefetch, notes, problem).
+
+    A `patient` that is another Patient is a problem (400): its facts must never decide for this
+    patient. A Condition or Observation about another patient is left out, with a note."""
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    for key, value in prefetch.items():
+        if not isinstance(value, Mapping):
+            continue
+        if value.get("resourceType") == "Patient":
+            if isinstance(value.get("id"), str) and value["id"] != patient_id:
+                return {}, notes, (f"prefetch.{key} is Patient/{value['id']}, not the patient in context "
+                                   f"(context.patientId {patient_id})")
+            out[key] = value
+        elif value.get("resourceType") == "Bundle" and isinstance(value.get("entry"), list):
+            kept = []
+            for e in value["entry"]:
+                r = e.get("resource") if isinstance(e, Mapping) else None
+                other = _about(r) if isinstance(r, Mapping) else None
+                if isinstance(r, Mapping) and other is not None and other != patient_id:
+                    notes.append(f"{r.get('resourceType')}/{r.get('id')} is about Patient/{other}: not used")
+                    continue
+                kept.append(e)
+            out[key] = {**value, "entry": kept}
+        else:
+            other = _about(value)
+            if other is None or other == patient_id:
+                out[key] = value
+    return out, notes, None
+
+
 def _loopback(url: str) -> bool:
     """http to this machine (an EHR's local proxy, a test's FHIR server) carries nothing over a network."""
     from urllib.parse import urlsplit
