@@ -299,3 +299,55 @@ def test_api_evaluate_drops_one_bad_fact_and_refuses_a_deceased_patient():
     bundle["entry"][0]["resource"]["deceasedBoolean"] = True
     r = client.post("/api/policies/assisted-conception/evaluate?on=2020-06-01", json=bundle)
     assert r.status_code == 422 and r.json()["problems"][0]["code"] == "patient-deceased"
+
+
+def test_no_shape_of_fhir_json_escapes_as_a_fault():
+    """Any element of a real record replaced by junk: facts (some dropped, with notes) or an InputError,
+    never another exception (which the CLI would report as an engine fault, exit 1)."""
+    import copy
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from engine.fhir import xml
+
+    base = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": xml.parse((UKCORE / f"UKCore-{n}-Example.xml").read_text())}
+        for n in ("Patient-RichardSmith", "Observation-VitalSigns-BMI", "Observation-PipeSmoker")]
+        + [{"resource": smoking("2020-01-01", "8517006")}, {"resource": bmi("2021-01-01T10:00:00Z", 30)}]}
+
+    def paths(x, where=()):
+        yield where
+        if isinstance(x, dict):
+            for k, v in x.items():
+                yield from paths(v, (*where, k))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                yield from paths(v, (*where, i))
+
+    every = [p for p in paths(base) if p]
+    junk = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12),
+                     st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                                                 max_size=2))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(min_value=0), junk), min_size=1, max_size=4))
+    def run(changes):
+        data = copy.deepcopy(base)
+        for n, value in changes:
+            path, node = every[n % len(every)], data
+            try:
+                for step in path[:-1]:
+                    node = node[step]
+                node[path[-1]] = value
+            except (KeyError, IndexError, TypeError):
+                continue
+        try:
+            from_bundle(data, dt.date(2024, 1, 1))
+        except InputError as exc:
+            assert exc.problems[0].code != "malformed-fhir", exc  # the tolerant read itself held
+        from engine.fhir.facts import resources_in
+
+        from_resources(resources_in(data), dt.date(2024, 1, 1))  # no guard here: nothing may escape
+
+    run()
