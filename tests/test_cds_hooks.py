@@ -212,3 +212,12 @@ def test_the_spec_prefetch_example_is_read(client):
     [c] = cards(client, SELECT, request("order-select-01-context.json", "order-select", "Slenyto",
                                         prefetch=prefetch))
     assert ext(c, "restriction") == "unmet"  # an adult: outside the licensed 2-18 population
+
+
+def test_the_older_facts_extension_name_is_still_read(client):
+    body = request("order-select-01-context.json", "order-select", "Nortriptyline 10 MG Oral Tablet")
+    body["extension"] = {"cpe.patient-facts": {"neuropathic_pain_prior_agents_tried": 2}}
+    assert cards(client, SELECT, body) == []  # met: no card
+    body["extension"] = {"cpe.patient-facts": {"neuropathic_pain_prior_agents_tried": "many"}}
+    [c] = cards(client, SELECT, body)  # a fact that fails its check is dropped, not fatal
+    assert ext(c, "restriction") == "unknown"
