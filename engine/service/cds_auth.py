@@ -207,3 +207,6 @@ def warn_if_development() -> None:
     if development():
         log.warning("CPE_CDS_DEVELOPMENT=1: CDS Hooks calls WITHOUT a signed JWT will be accepted. "
                     "Development only; never with patient data.")
+    elif not _list("cds_trusted_issuers"):
+        log.warning("no CDS client is trusted (CPE_CDS_TRUSTED_ISSUERS is not set): every CDS Hooks call "
+                    "will be refused with 401")
