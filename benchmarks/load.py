@@ -58,7 +58,9 @@ def cds_body(medicine: str, n: int) -> dict[str, Any]:
         if e["resource"]["resourceType"] == "MedicationRequest":
             e["resource"]["medicationCodeableConcept"] = {"text": medicine}
     return {"hookInstance": f"load-{n}", "hook": "order-select", "context": ctx,
-            "prefetch": {"patient": {"resourceType": "Patient", "id": "1288992", "birthDate": "1970-01-01"}},
+            "prefetch": {"patient": {"resourceType": "Patient", "id": "1288992", "birthDate": "1970-01-01"},
+                         "conditions": {"resourceType": "Bundle", "type": "searchset"},
+                         "observations": {"resourceType": "Bundle", "type": "searchset"}},
             "extension": {"cpe.patient-facts": {"neuropathic_pain_prior_agents_tried": n % 3}}}
 
 
@@ -75,6 +77,32 @@ def requests_for(kind: str, n: int) -> tuple[str, str, Any, int]:
     return "POST", "/api/cases", {"policy_id": "breast-implant-removal", "patient": PATIENTS[n % len(PATIENTS)]}, 201
 
 
+SANDBOX = ROOT / "tests" / "fixtures" / "cds-hooks-sandbox"   # the CDS Hooks sandbox's published key pair
+SANDBOX_ISS = "https://sandbox.cds-hooks.org"
+SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+SANDBOX_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"
+CDS_PATH = "/cds-services/formulary-order-select"
+
+
+def cds_token(base: str, n: int) -> str:
+    """A fresh ES384 JWT signed as the sandbox signs (so the server verifies one per call, as in production)."""
+    import jwt
+
+    now = int(time.time())
+    return jwt.encode({"iss": SANDBOX_ISS, "aud": base + CDS_PATH, "iat": now, "exp": now + 300,
+                       "jti": f"load-{os.getpid()}-{n}-{time.monotonic_ns()}"},
+                      (SANDBOX / "ecprivkey.pem").read_bytes(), algorithm="ES384",
+                      headers={"kid": SANDBOX_KID, "typ": "JWT", "jku": SANDBOX_JKU})
+
+
+def headers_for(kind: str, base: str, n: int) -> dict[str, str] | None:
+    if kind == "cases":
+        return {"Authorization": f"Bearer {TOKEN}"}
+    if kind == "cds":
+        return {"Authorization": f"Bearer {cds_token(base, n)}"}
+    return None
+
+
 async def _client(session: Any, base: str, i: int, deadline: float, out: dict[str, Any]) -> None:
     import aiohttp
 
@@ -86,7 +114,7 @@ async def _client(session: Any, base: str, i: int, deadline: float, out: dict[st
         t0 = time.perf_counter()
         try:
             async with session.request(method, base + path, json=body,
-                                       headers={"Authorization": f"Bearer {TOKEN}"} if kind == "cases" else None,
+                                       headers=headers_for(kind, base, n),
                                        timeout=aiohttp.ClientTimeout(total=120)) as r:
                 data = await r.read()
                 status = r.status
@@ -213,7 +241,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="cpe-load-") as tmp:
         env = {**os.environ, "CPE_DATABASE_URL": args.database or f"sqlite:///{tmp}/register.sqlite3",
                "CPE_API_TOKENS": f"ifr_officer:load:{TOKEN}", "CPE_REGISTER_KEY_FILE": f"{tmp}/register.key",
-               "CPE_REGISTER_CHECKPOINTS": f"{tmp}/checkpoints.jsonl", "CPE_SIGNAL_THRESHOLD": "1000000000"}
+               "CPE_REGISTER_CHECKPOINTS": f"{tmp}/checkpoints.jsonl", "CPE_SIGNAL_THRESHOLD": "1000000000",
+               # CDS calls signed with the sandbox's key, trusted as a deployment trusts its EHR
+               "CPE_CDS_JWKS_FILE": str(SANDBOX / "jwks.json"), "CPE_CDS_TRUSTED_JKU": SANDBOX_JKU,
+               "CPE_CDS_TRUSTED_ISSUERS": SANDBOX_ISS}
         env.pop("CPE_REGISTER_KEY", None)
         before = machine()
         with open(f"{tmp}/server.log", "w+") as log:

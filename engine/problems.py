@@ -56,6 +56,9 @@ INPUT: dict[str, str] = {
     "missing-id": "a top-level criterion without an id",
     "bad-patient": "patient facts that are not a mapping of attribute to value",
     "not-fhir-bundle": "a FHIR input that is not a Bundle of the expected resources",
+    "malformed-fhir": "FHIR JSON that is not the shape the resource type has",
+    "fhir-xml": "FHIR XML that cannot be read (not XML, not FHIR, or a DOCTYPE or entity)",
+    "patient-deceased": "a FHIR Patient recorded as deceased: no eligibility is judged for them",
     "case-failed": "an example case whose decision is not the one expected (`cpe test`)",
     # formulary, routing, screening, cohorts
     "invalid-formulary": "a formulary file that does not load",
@@ -93,6 +96,12 @@ INPUT: dict[str, str] = {
     # CDS Hooks
     "bad-cds-request": "a CDS Hooks request that cannot be used (HTTP 400)",
     "unknown-service": "no CDS service with that id (HTTP 404)",
+    "bad-cds-context": "a CDS Hooks context without a field its hook requires, or of the wrong type (HTTP 400)",
+    "wrong-hook": "a request for a hook the service does not answer (HTTP 400)",
+    "wrong-patient": "prefetched data about a patient other than context.patientId (HTTP 400)",
+    "prefetch-unavailable": "prefetch missing and not fetchable from fhirServer (HTTP 412)",
+    "untrusted-cds-client": "a CDS call without a JWT this service trusts (HTTP 401)",
+    "engine-fault": "a fault in the engine itself, reported without its detail (HTTP 500)",
 }
 
 #: `cpe lint`: policies that load but may not say what their authors meant.

@@ -64,6 +64,21 @@ SPECS: dict[str, Spec] = {
     "spark_master": Spec(None, "Spark master URL for --engine spark (default: local mode)", kind="str?"),
     "spark_staging": Spec(None, "folder every Spark node can read, for the staged cohort copy (default: /tmp)",
                           kind="path?"),
+    "fhir_max_fact_age_days": Spec(0, "the oldest a FHIR fact (BMI, smoking) may be, in days before the referral "
+                                      "date, to be used for a decision (0: no limit; its date is always shown)",
+                                   kind="int0"),
+    "public_url": Spec(None, "the service's address as EHRs call it (https://...): card links and the JWT `aud` "
+                             "(default: the address of each request)", kind="url?"),
+    "cds_domain": Spec("cpe.invalid", "the DNS domain of whoever runs this service: CDS Hooks code systems "
+                                      "(https://DOMAIN/cds/...) and reverse-domain extension names", kind="domain"),
+    "cds_trusted_issuers": Spec(None, "CDS clients trusted to call the CDS Hooks services: JWT `iss` values, "
+                                      "comma-separated", kind="str?"),
+    "cds_trusted_jku": Spec(None, "JWK Set URLs (`jku`) whose keys may sign a CDS client's JWT, comma-separated",
+                            kind="str?"),
+    "cds_jwks_file": Spec(None, "a JWK Set file of CDS clients' public keys (for clients that send no `jku`)",
+                          kind="path?"),
+    "cds_development": Spec(False, "1 accepts unsigned CDS Hooks calls (development only: logged as a warning "
+                                   "on every call)", kind="bool"),
 }
 
 
@@ -78,7 +93,9 @@ def _types() -> dict[str, Any]:
 
     return {"str": Annotated[str, Field(min_length=1)], "str?": str | None, "path?": Path | None, "bool": bool,
             "int+": PositiveInt, "int0": NonNegativeInt, "secret?": SecretStr | None,
-            "level": Annotated[str, Field(pattern="(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")]}
+            "level": Annotated[str, Field(pattern="(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")],
+            "url?": Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None,
+            "domain": Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")]}
 
 
 @lru_cache(maxsize=1)

@@ -26,9 +26,23 @@ def spec(name: str) -> dict:
     return json.loads((SPEC / name).read_text())
 
 
+#: what an EHR that satisfies every prefetch template sends when it knows nothing more of the patient
+EMPTY_PREFETCH = {"patient": {"resourceType": "Patient", "id": "1288992"},
+                  "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+                  "observations": {"resourceType": "Bundle", "type": "searchset", "entry": []}}
+
+
+def ext(card: dict, name: str) -> object:
+    return card["extension"][f"invalid.cpe.{name}"]
+
+
 @pytest.fixture(scope="module")
-def app():
-    return create_app()
+def app(tmp_path_factory):
+    # unsigned calls (development mode: the JWT checks are in test_cds_trust.py); feedback to a fresh register
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CPE_CDS_DEVELOPMENT", "1")
+        mp.setenv("CPE_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('cds') / 'register.sqlite3'}")
+        yield create_app()
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +65,9 @@ def request(context_file: str, hook: str, medicine: str | None = None, reason: s
                 r["reasonCode"] = [{"text": reason}]
     body = {"hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "hook": hook,
             "fhirServer": "http://hooks.smarthealthit.org:9080", "context": ctx}
-    if prefetch:
-        body["prefetch"] = prefetch
+    body["prefetch"] = {**EMPTY_PREFETCH, **(prefetch or {})}
     if facts:
-        body["extension"] = {"cpe.patient-facts": facts}
+        body["extension"] = {"invalid.cpe.patient-facts": facts}
     return body
 
 
@@ -150,8 +163,8 @@ def test_prefetched_patient_changes_the_card(client):
                                           prefetch=_patient("1970-01-01")))
     child = cards(client, SELECT, request("order-select-01-context.json", "order-select", name,
                                           prefetch=_patient("2019-01-01")))
-    assert adult[0]["extension"]["cpe.restriction"] == "unmet" and "not met" in adult[0]["detail"]
-    assert child[0]["extension"]["cpe.restriction"] == "unknown"
+    assert ext(adult[0], "restriction") == "unmet" and "not met" in adult[0]["detail"]
+    assert ext(child[0], "restriction") == "unknown"
 
 
 def test_indication_from_prefetched_conditions_when_the_order_has_none(client):
@@ -169,7 +182,8 @@ def test_bad_requests(client):
     body = request("order-select-01-context.json", "order-select")
     del body["hookInstance"]
     r = client.post(f"/cds-services/{SELECT}", json=body)
-    assert r.status_code == 400 and "hookInstance" in r.json()["detail"]
+    assert r.status_code == 400 and "hookInstance" in r.json()["issue"][0]["diagnostics"]
+    assert r.json()["resourceType"] == "OperationOutcome"
     r = client.post(f"/cds-services/{SELECT}", content=b"{", headers={"content-type": "application/json"})
     assert r.status_code == 400
 
@@ -197,4 +211,13 @@ def test_the_spec_prefetch_example_is_read(client):
     prefetch = spec("spec-08-example.json")["prefetch"]
     [c] = cards(client, SELECT, request("order-select-01-context.json", "order-select", "Slenyto",
                                         prefetch=prefetch))
-    assert c["extension"]["cpe.restriction"] == "unmet"  # an adult: outside the licensed 2-18 population
+    assert ext(c, "restriction") == "unmet"  # an adult: outside the licensed 2-18 population
+
+
+def test_the_older_facts_extension_name_is_still_read(client):
+    body = request("order-select-01-context.json", "order-select", "Nortriptyline 10 MG Oral Tablet")
+    body["extension"] = {"cpe.patient-facts": {"neuropathic_pain_prior_agents_tried": 2}}
+    assert cards(client, SELECT, body) == []  # met: no card
+    body["extension"] = {"cpe.patient-facts": {"neuropathic_pain_prior_agents_tried": "many"}}
+    [c] = cards(client, SELECT, body)  # a fact that fails its check is dropped, not fatal
+    assert ext(c, "restriction") == "unknown"

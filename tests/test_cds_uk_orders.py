@@ -23,9 +23,13 @@ MELATONIN_VTM, OCTREOTIDE_VTM, HYDRALAZINE_VTM = "116523008", "126155003", "2269
 
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app()) as c:
-        yield c
+def client(tmp_path_factory):
+    # unsigned calls (development mode: the JWT checks are in test_cds_trust.py); feedback to a fresh register
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CPE_CDS_DEVELOPMENT", "1")
+        mp.setenv("CPE_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('cds-uk') / 'register.sqlite3'}")
+        with TestClient(create_app()) as c:
+            yield c
 
 
 def order(med: dict | None = None, **extra) -> dict:
@@ -42,8 +46,13 @@ def body(hook: str, *resources: dict, prefetch: dict | None = None) -> dict:
                      "draftOrders": {"resourceType": "Bundle", "type": "collection",
                                      "entry": [{"fullUrl": f"urn:uuid:{i:08d}-0000-4000-8000-000000000000",
                                                 "resource": r} for i, r in enumerate(resources)]}}}
-    if prefetch:
-        b["prefetch"] = prefetch
+    if hook == "order-select":   # every draft order selected (CDS Hooks: selections is required)
+        b["context"]["selections"] = [f"MedicationRequest/{r['id']}" for r in resources
+                                      if r.get("resourceType") == "MedicationRequest"]
+    # the service's three prefetch keys, as an EHR fills them (an empty record unless the test says)
+    b["prefetch"] = {"patient": {"resourceType": "Patient", "id": "9000000009"},
+                     "conditions": {"resourceType": "Bundle", "type": "searchset"},
+                     "observations": {"resourceType": "Bundle", "type": "searchset"}, **(prefetch or {})}
     return b
 
 
@@ -64,7 +73,7 @@ def test_a_code_only_order_is_identified_by_its_dmd_vtm(client):
     # no text, no display: the dm+d VTM id alone names octreotide; the coded reason is POTS (text)
     b = body("order-sign", order(coded(OCTREOTIDE_VTM), reasonCode=[{"text": "Postural tachycardia syndrome"}]))
     [c] = cards(client, SIGN, b)
-    assert c["indicator"] == "critical" and c["extension"]["cpe.formulary-entry"] == "octreotide-orthostatic-intolerance"
+    assert c["indicator"] == "critical" and c["extension"]["invalid.cpe.formulary-entry"] == "octreotide-orthostatic-intolerance"
 
 
 def test_dmd_uri_and_a_single_reason_object_with_a_snomed_code(client):
@@ -72,7 +81,7 @@ def test_dmd_uri_and_a_single_reason_object_with_a_snomed_code(client):
     b = body("order-select", order(coded(HYDRALAZINE_VTM, "Hydralazine", DMD),
                                    reasonCode={"coding": [{"system": SCT, "code": "84114007"}]}))
     [c] = cards(client, SELECT, b)
-    assert c["extension"]["cpe.formulary-entry"] == "hydralazine-tablets-heart-failure"
+    assert c["extension"]["invalid.cpe.formulary-entry"] == "hydralazine-tablets-heart-failure"
     assert c["indicator"] == "info" and "Amber" in c["summary"]
     b = body("order-select", order(coded(HYDRALAZINE_VTM, "Hydralazine", DMD),
                                    reasonCode={"coding": [{"system": SCT, "code": "38341003"}]}))
@@ -84,7 +93,7 @@ def test_medication_reference_to_a_contained_medication(client):
            "code": {"coding": [{"system": SCT, "code": "00000000000", "display": "Colonis 1mg/ml oral solution"}]}}
     b = body("order-sign", order(None, contained=[med], medicationReference={"reference": "#med1"}))
     [c] = cards(client, SIGN, b)
-    assert c["indicator"] == "critical" and c["extension"]["cpe.formulary-entry"] == "melatonin-colonis-oral-solution"
+    assert c["indicator"] == "critical" and c["extension"]["invalid.cpe.formulary-entry"] == "melatonin-colonis-oral-solution"
 
 
 def test_medication_reference_to_a_bundle_entry_by_full_url_and_reason_reference(client):
@@ -94,7 +103,7 @@ def test_medication_reference_to_a_bundle_entry_by_full_url_and_reason_reference
     o = order(None, medicationReference={"reference": "urn:uuid:00000001-0000-4000-8000-000000000000"},
               reasonReference=[{"reference": "Condition/c1"}])
     [c] = cards(client, SELECT, body("order-select", o, med, cond))
-    assert c["extension"]["cpe.formulary-entry"] == "melatonin-slenyto-asd-sms"
+    assert c["extension"]["invalid.cpe.formulary-entry"] == "melatonin-slenyto-asd-sms"
 
 
 def test_medication_reference_to_a_prefetched_medication(client):
@@ -102,7 +111,7 @@ def test_medication_reference_to_a_prefetched_medication(client):
                           "code": {"coding": [{"system": SCT, "code": MELATONIN_VTM}], "text": "Circadin 2mg MR tablets"}}}
     o = order(None, medicationReference={"reference": "Medication/p9"})
     [c] = cards(client, SELECT, body("order-select", o, prefetch=pre))
-    assert c["extension"]["cpe.formulary-entry"] == "melatonin-circadin-asd-sms"
+    assert c["extension"]["invalid.cpe.formulary-entry"] == "melatonin-circadin-asd-sms"
 
 
 @pytest.mark.parametrize("o", [
@@ -113,7 +122,7 @@ def test_medication_reference_to_a_prefetched_medication(client):
 def test_an_order_that_cannot_be_identified_says_so(client, o):
     [c] = cards(client, SIGN, body("order-sign", o))
     assert c["indicator"] == "info" and "not identified" in c["summary"]
-    assert "not a green" in c["detail"] and c["extension"]["cpe.status"] == "unknown"
+    assert "not a green" in c["detail"] and c["extension"]["invalid.cpe.status"] == "unknown"
 
 
 def test_excluded_indication_from_a_coded_reason_gives_no_match_for_it(client):

@@ -13,7 +13,7 @@ from tests.conftest import FIXTURES, ROOT
 
 CODE = re.compile(r"^[a-z]+(-[a-z0-9]+)*$")
 # call name -> the positional index of its code argument
-CODE_ARG = {"Problem": 0, "of": 0, "finding": 1, "Refused": 1, "_error": 1, "_bad": 2}
+CODE_ARG = {"Problem": 0, "of": 0, "finding": 1, "Refused": 1, "_error": 1, "_bad": 2, "cds_error": 2}
 
 
 def codes_written() -> dict[str, set[str]]:

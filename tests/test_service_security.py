@@ -77,6 +77,10 @@ def test_oversized_bodies_get_413_in_the_error_shape(monkeypatch):
             assert r.status_code == 413, (path, r.status_code, r.text)
             if isinstance(body, bytes):  # refused before reading: Starlette's own plain answer
                 assert r.text == "Content Too Large"
+            elif path.startswith("/cds-services"):  # CDS Hooks paths answer with a FHIR OperationOutcome
+                issue = r.json()["issue"][0]
+                assert issue["details"]["coding"][0]["code"] == "body-too-large"
+                assert "1000 bytes" in issue["diagnostics"]
             else:
                 assert r.json()["problems"][0]["code"] == "body-too-large"
                 assert "1000 bytes" in r.json()["detail"]

@@ -63,7 +63,7 @@ def evaluate_cmd(
         from engine.language.patient import validate_patient
         from engine.language.source import display_path
 
-        mapped = load_bundle(fhir, day)
+        mapped = load_bundle(fhir, day, s.attributes)  # each fact checked alone
         facts = validate_patient(mapped.facts, s.attributes, display_path(fhir))
     else:
         facts = read_patient(patient, s.attributes)  # type: ignore[arg-type]

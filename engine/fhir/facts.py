@@ -1,44 +1,37 @@
 """FHIR R4 input: patient facts from a Bundle (or CDS Hooks prefetch resources).
 
-Real records are messy (Synthea bundles carry schema faults), so the read is tolerant: only
-the few elements mapped here are looked at, and anything that cannot be mapped stays
-unknown, with a note saying why, rather than failing the whole request. What is mapped:
+Real records are messy (Synthea bundles carry schema faults, EHRs send single objects where FHIR
+says list), so the read is tolerant: only the few elements mapped here are looked at, and anything
+that cannot be mapped stays unknown, with a note saying why, rather than failing the whole
+request. One bad Observation drops that fact, never the record. What is mapped:
 
-- `age`: whole years from `Patient.birthDate` to the referral date;
-- `bmi`: the latest Observation LOINC 39156-5 on or before the referral date, in kg/m2;
-- `smoker`: the latest Observation LOINC 72166-2 (tobacco smoking status) on or before it.
+- `age`: whole years from `Patient.birthDate` to the referral date; a Patient recorded as
+  deceased (on or before the referral date) is refused: no decision is made for them;
+- `bmi`: an Observation LOINC 39156-5 or SNOMED CT 60621009 (UK Core), in kg/m2;
+- `smoker`: LOINC 72166-2 answered by a SNOMED CT finding (US Core), a SNOMED CT smoking finding
+  as the Observation's own code (UK GP records: 77176002 Smoker, 8517006 Ex-smoker, 266919005
+  Never smoked tobacco ...), or a UK Core tobacco consumption with a quantity (230058003 ...).
 
-Facts are as of the referral date: later observations are ignored. Only input that is not a
-FHIR Bundle at all is refused (InputError, exit 2).
+The Observation used is chosen by status (final/amended/corrected before preliminary), then by
+effective time, latest first (engine.fhir.observations); facts are as of the referral date (later
+observations are ignored) and, with `CPE_FHIR_MAX_FACT_AGE_DAYS`, no older than that. Each fact's
+source names the Observation and its date. The codes, with their sources: engine.fhir.codes.
+A file may be FHIR JSON or FHIR XML (engine.fhir.xml). Input that is not a FHIR Bundle at all, or
+a deceased patient, is refused (InputError, exit 2).
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from engine.errors import InputError
+from engine.fhir.codes import BMI_LOINC, LOINC, SMOKING_LOINC, SNOMED  # noqa: F401  (re-exported)
+from engine.fhir.observations import bmi_value, candidate, ref, smoker_value
 
-LOINC = "http://loinc.org"
-BMI_LOINC = "39156-5"
-SMOKING_LOINC = "72166-2"
-BMI_UNITS = {"kg/m2", "kg/m^2", "kg/m²"}
-
-# SNOMED CT answers to LOINC 72166-2 (the US Core / Synthea value set), as `smoker`.
-SMOKING_SNOMED: dict[str, bool | None] = {
-    "449868002": True,          # current every day smoker
-    "428041000124106": True,    # current some day smoker
-    "77176002": True,           # smoker, current status unknown
-    "428071000124103": True,    # current heavy tobacco smoker
-    "428061000124105": True,    # current light tobacco smoker
-    "65568007": True,           # cigarette smoker
-    "8517006": False,           # ex-smoker
-    "266919005": False,         # never smoked
-    "405746006": False,         # current non-smoker
-    "266927001": None,          # unknown if ever smoked
-}
-_EXCLUDED_STATUS = {"entered-in-error", "cancelled"}
+READERS = {"bmi": bmi_value, "smoker": smoker_value}
 
 
 @dataclass(frozen=True)
@@ -49,22 +42,47 @@ class Mapped:
     sources: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     on: dt.date | None = None
+    dates: dict[str, str] = field(default_factory=dict)  # fact -> the date it was recorded
+    deceased: str | None = None                          # why the patient is taken to have died
 
     def to_json(self) -> dict[str, Any]:
-        return {"facts": dict(self.facts), "sources": dict(self.sources), "notes": list(self.notes),
-                "on": self.on.isoformat() if self.on else None}
+        out = {"facts": dict(self.facts), "sources": dict(self.sources), "notes": list(self.notes),
+               "on": self.on.isoformat() if self.on else None}
+        if self.dates:
+            out["dates"] = dict(self.dates)
+        return out
+
+    def checked(self, attributes: Any) -> Mapped:
+        """Each fact checked on its own against the attribute dictionary: one that fails (a BMI out
+        of range) is dropped with a note; the others stand."""
+        from engine.language.patient import validate_patient
+
+        facts: dict[str, Any] = {}
+        notes = list(self.notes)
+        for name, value in self.facts.items():
+            try:
+                facts.update(validate_patient({name: value}, attributes))
+            except InputError as exc:
+                notes.append(f"{name} not used: {self.sources.get(name, 'FHIR')}: {exc.problems[0].message}")
+        sources = {k: v for k, v in self.sources.items() if k in facts}
+        return replace(self, facts=facts, sources=sources, notes=tuple(notes),
+                       dates={k: v for k, v in self.dates.items() if k in facts})
 
 
-def load_bundle(path: Path, on: dt.date | None = None) -> Mapped:
-    """Read a Bundle file; InputError (not a traceback) when it is not readable JSON."""
+def load_bundle(path: Path, on: dt.date | None = None, attributes: Any = None) -> Mapped:
+    """Read a Bundle file, FHIR JSON or FHIR XML (engine.fhir.xml); InputError (not a traceback) otherwise."""
+    from engine.fhir import xml
     from engine.language.source import display_path, parse_json, read_text
 
     name = display_path(path)
-    return from_bundle(parse_json(read_text(path), name), on, name)
+    text = read_text(path)
+    data = xml.parse(text, name) if xml.is_xml(text) else parse_json(text, name)
+    mapped = from_bundle(data, on, name)
+    return mapped.checked(attributes) if attributes is not None else mapped
 
 
 def from_bundle(data: Any, on: dt.date | None = None, file: str | None = None) -> Mapped:
-    """Facts from one FHIR R4 Bundle as parsed JSON."""
+    """Facts from one FHIR R4 Bundle as parsed JSON; a deceased patient is refused."""
     if not isinstance(data, Mapping) or data.get("resourceType") != "Bundle":
         kind = data.get("resourceType") if isinstance(data, Mapping) else type(data).__name__
         raise InputError.of("not-fhir-bundle", f"expected a FHIR R4 Bundle (resourceType 'Bundle'), got {kind!r}",
@@ -74,7 +92,14 @@ def from_bundle(data: Any, on: dt.date | None = None, file: str | None = None) -
         entries = []
     if not isinstance(entries, list):
         raise InputError.of("not-fhir-bundle", "Bundle.entry must be a list of entries", file)
-    return from_resources(resources_in(data), on)
+    try:
+        mapped = from_resources(resources_in(data), on)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape the tolerant read missed
+        raise InputError.of("malformed-fhir", f"the Bundle could not be read as FHIR R4: {exc}", file) from None
+    if mapped.deceased:
+        raise InputError.of("patient-deceased", f"the record says this patient has died ({mapped.deceased}); "
+                            "no decision is made for a deceased patient", file)
+    return mapped
 
 
 def resources_in(obj: Any) -> Iterator[dict]:
@@ -86,7 +111,8 @@ def resources_in(obj: Any) -> Iterator[dict]:
     if not isinstance(obj, Mapping):
         return
     if obj.get("resourceType") == "Bundle":
-        for e in obj.get("entry") or []:
+        entries = obj.get("entry")
+        for e in entries if isinstance(entries, list) else []:
             if isinstance(e, Mapping):
                 yield from resources_in(e.get("resource"))
         return
@@ -94,90 +120,85 @@ def resources_in(obj: Any) -> Iterator[dict]:
         yield obj  # type: ignore[misc]
 
 
-def from_resources(resources: Iterable[Mapping[str, Any]], on: dt.date | None = None) -> Mapped:
-    """Facts as of the referral date `on` (default today) from loose FHIR resources."""
+def max_fact_age() -> int | None:
+    """`CPE_FHIR_MAX_FACT_AGE_DAYS` (0, the default: no limit)."""
+    from engine.settings import setting
+
+    days = setting("fhir_max_fact_age_days")
+    return int(days) if days else None
+
+
+def from_resources(resources: Iterable[Mapping[str, Any]], on: dt.date | None = None,
+                   max_age_days: int | None = -1) -> Mapped:
+    """Facts as of the referral date `on` (default today) from loose FHIR resources.
+
+    `max_age_days`: the oldest a fact may be (None: no limit; the default reads the setting).
+    """
     day = on or dt.date.today()
+    limit = max_fact_age() if max_age_days == -1 else max_age_days
     facts: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    dates: dict[str, str] = {}
     notes: list[str] = []
     patients: list[Mapping[str, Any]] = []
-    bmi: list[tuple[str, Any, str]] = []
-    smoking: list[tuple[str, Any, str]] = []
+    found: dict[str, list[Any]] = {"bmi": [], "smoker": []}
     for r in resources:
         kind = r.get("resourceType")
         if kind == "Patient":
             patients.append(r)
-        elif kind == "Observation" and r.get("status") not in _EXCLUDED_STATUS:
-            codes = _loinc_codes(r.get("code"))
-            if BMI_LOINC in codes or SMOKING_LOINC in codes:
-                when = _effective(r)
-                if when is not None and when > day.isoformat():
-                    continue  # recorded after the referral date: not a fact at referral
-                (bmi if BMI_LOINC in codes else smoking).append((when or "", r, _ref(r)))
+        elif kind == "Observation":
+            c = candidate(r, day, limit, notes)
+            if c is not None:
+                found[c.fact].append(c)
 
     if patients:
         p = patients[0]
         if len(patients) > 1:
-            notes.append(f"{len(patients)} Patient resources; used {_ref(p)}")
+            notes.append(f"{len(patients)} Patient resources; used {ref(p)}")
+        dead = deceased(p, day)
+        if dead:
+            return Mapped({}, {}, (f"{ref(p)}: {dead}",), day, {}, dead)
         age, why = _age(p.get("birthDate"), day)
         if age is not None:
             facts["age"] = age
-            sources["age"] = f"{_ref(p)} birthDate {p.get('birthDate')} at {day.isoformat()}"
+            sources["age"] = f"{ref(p)} birthDate {p.get('birthDate')} at {day.isoformat()}"
         else:
             notes.append(f"age unknown: {why}")
     else:
         notes.append("age unknown: no Patient resource")
 
-    for when, obs, ref in sorted(bmi, key=lambda t: t[0], reverse=True):
-        value, why = _bmi_value(obs)
+    for fact, codes_said in (("bmi", f"LOINC {BMI_LOINC} or SNOMED CT 60621009"),
+                             ("smoker", f"LOINC {SMOKING_LOINC} or a SNOMED CT smoking finding")):
+        _pick(fact, found[fact], facts, sources, dates, notes, codes_said, day)
+    return Mapped(facts, sources, tuple(notes), day, dates)
+
+
+def _pick(fact: str, found: list[Any], facts: dict[str, Any], sources: dict[str, str], dates: dict[str, str],
+          notes: list[str], codes_said: str, day: dt.date) -> None:
+    """The first candidate (status, then latest) whose value reads gives the fact."""
+    for c in sorted(found, key=lambda c: c.key()):
+        value, why = READERS[fact](c.obs)
+        if fact == "smoker" and why is None and value is None:
+            notes.append(f"smoker unknown: {c.ref} records the smoking status as unknown")
+            return
         if value is not None:
-            facts["bmi"] = value
-            sources["bmi"] = f"{ref} (LOINC {BMI_LOINC}) {when or 'undated'}".strip()
-            break
-        notes.append(f"{ref}: BMI not used: {why}")
-    else:
-        notes.append(f"bmi unknown: no usable Observation LOINC {BMI_LOINC} on or before {day.isoformat()}")
-
-    for when, obs, ref in sorted(smoking, key=lambda t: t[0], reverse=True):
-        value, why = _smoker_value(obs)
-        if why is None:
-            if value is not None:
-                facts["smoker"] = value
-                sources["smoker"] = f"{ref} (LOINC {SMOKING_LOINC}) {when or 'undated'}".strip()
-            else:
-                notes.append(f"smoker unknown: {ref} records the smoking status as unknown")
-            break
-        notes.append(f"{ref}: smoking status not used: {why}")
-    else:
-        notes.append(f"smoker unknown: no usable Observation LOINC {SMOKING_LOINC} on or before {day.isoformat()}")
-    return Mapped(facts, sources, tuple(notes), day)
+            facts[fact] = value
+            status = c.obs.get("status")
+            sources[fact] = f"{c.ref} ({c.how}, {status}) {c.day or 'undated'}"
+            if c.day:
+                dates[fact] = c.day
+            return
+        notes.append(f"{c.ref}: {'BMI' if fact == 'bmi' else 'smoking status'} not used: {why}")
+    notes.append(f"{fact} unknown: no usable Observation {codes_said} on or before {day.isoformat()}")
 
 
-# -- elements ---------------------------------------------------------------------------------
-def _ref(r: Mapping[str, Any]) -> str:
-    rid = r.get("id")
-    return f"{r.get('resourceType')}/{rid}" if isinstance(rid, str) else str(r.get("resourceType"))
-
-
-def _codings(cc: Any) -> list[Mapping[str, Any]]:
-    if not isinstance(cc, Mapping) or not isinstance(cc.get("coding"), list):
-        return []
-    return [c for c in cc["coding"] if isinstance(c, Mapping)]
-
-
-def _loinc_codes(cc: Any) -> set[str]:
-    return {c.get("code") for c in _codings(cc) if c.get("system") in (LOINC, None)}  # type: ignore[misc]
-
-
-def _effective(r: Mapping[str, Any]) -> str | None:
-    """The observation's clinical date as YYYY-MM-DD (string order is date order), or None."""
-    for key in ("effectiveDateTime", "effectiveInstant", "issued"):
-        v = r.get(key)
-        if isinstance(v, str) and len(v) >= 4:
-            return v[:10]
-    period = r.get("effectivePeriod")
-    if isinstance(period, Mapping) and isinstance(period.get("start"), str):
-        return period["start"][:10]
+def deceased(p: Mapping[str, Any], on: dt.date) -> str | None:
+    """Why the Patient is taken to have died by `on`, or None (alive, or died after the referral date)."""
+    flag, when = p.get("deceasedBoolean"), p.get("deceasedDateTime")
+    if flag is True:
+        return "Patient.deceasedBoolean is true"
+    if isinstance(when, str) and when[:10] <= on.isoformat():
+        return f"Patient.deceasedDateTime {when}"
     return None
 
 
@@ -208,31 +229,3 @@ def _age(birth: Any, on: dt.date) -> tuple[int | None, str]:
 
 def _years(born: dt.date, on: dt.date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
-def _bmi_value(obs: Mapping[str, Any]) -> tuple[float | None, str]:
-    q = obs.get("valueQuantity")
-    if not isinstance(q, Mapping):
-        return None, "no valueQuantity"
-    value = q.get("value")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None, f"value {value!r} is not a number"
-    unit = q.get("code") or q.get("unit")
-    if unit is not None and unit not in BMI_UNITS:
-        return None, f"unit {unit!r} is not kg/m2"
-    return float(value), ""
-
-
-def _smoker_value(obs: Mapping[str, Any]) -> tuple[bool | None, str | None]:
-    """(smoker, None) when the answer is understood (smoker may be None: recorded as unknown)."""
-    cc = obs.get("valueCodeableConcept")
-    for c in _codings(cc):
-        if c.get("code") in SMOKING_SNOMED:
-            return SMOKING_SNOMED[c["code"]], None
-    text = " ".join(str(x) for x in [cc.get("text") if isinstance(cc, Mapping) else None]
-                    + [c.get("display") for c in _codings(cc)] if x).lower()
-    if "never" in text or "former" in text or "ex-smoker" in text or "non-smoker" in text:
-        return False, None
-    if "current" in text or "every day" in text or "some day" in text:
-        return True, None
-    return None, "the answer is not a known smoking status code"

@@ -60,7 +60,7 @@ def _medicines(idx: Index, q: Query) -> tuple[dict[str, tuple[float, dict[str, A
     for cid, hs in counts.items():
         if best and sum(1 for h in hs if h[1]["word"] in needed) < best:
             continue
-        main = max((h for h in hs if h[1]["word"] not in SALT_WORDS) or hs, key=lambda h: h[0])
+        main = max([h for h in hs if h[1]["word"] not in SALT_WORDS] or hs, key=lambda h: h[0])
         how = dict(main[1])
         brand = next((h[1]["brand"] for h in hs if h[1].get("brand")), None)
         if brand:

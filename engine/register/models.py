@@ -101,6 +101,26 @@ class IdempotencyKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class CdsFeedback(Base):
+    """CDS Hooks feedback: whether a prescriber accepted or overrode a card, and why (CDS Hooks 2.0
+    "Feedback"). What the card said is kept beside it when this process issued the card."""
+
+    __tablename__ = "cds_feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service: Mapped[str] = mapped_column(String(100), index=True)
+    card: Mapped[str] = mapped_column(String(100), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    override_code: Mapped[Optional[str]] = mapped_column(String(100))
+    override_reason: Mapped[Optional[str]] = mapped_column(String(500))
+    user_comment: Mapped[Optional[str]] = mapped_column(Text)
+    accepted_suggestions: Mapped[list[str]] = mapped_column(JSON)
+    outcome_timestamp: Mapped[str] = mapped_column(String(40))
+    caller: Mapped[Optional[str]] = mapped_column(String(500))  # the JWT iss of the EHR that sent it
+    shown: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 #: Tables whose rows the audit log vouches for, with how to name a row in messages.
 AUDITED = {"cases": Case, "evaluations": Evaluation, "panel_decisions": PanelDecision, "case_events": CaseEvent}
-APPEND_ONLY = ["cases", "evaluations", "panel_decisions", "case_events", "audit_log", "idempotency_keys"]
+APPEND_ONLY = ["cases", "evaluations", "panel_decisions", "case_events", "audit_log", "idempotency_keys",
+               "cds_feedback"]

@@ -46,7 +46,7 @@ def evaluate_json(s: Suite, policy_id: str, body: Any, version: str | None, on: 
     if isinstance(body, Mapping) and body.get("resourceType") == "Bundle":
         from engine.fhir.facts import from_bundle
 
-        mapped = from_bundle(body, on)
+        mapped = from_bundle(body, on).checked(s.attributes)  # a bad fact is dropped alone, with a note
         facts = validate_patient(mapped.facts, s.attributes, "FHIR Bundle")
         return {**decide(rv, facts, on).to_json(), "fhir": mapped.to_json()}
     if not isinstance(body, Mapping):

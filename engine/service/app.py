@@ -30,18 +30,25 @@ def create_app(policies: Path | None = None) -> FastAPI:
                   description="NHS commissioning policies and the medicines formulary as rules: "
                               "eligibility decisions, RAG look-up and CDS Hooks for prescribing systems.")
     app.state.suite = Suite(policies)
-    app.state.feedback = FeedbackStore()
+    app.state.feedback = FeedbackStore()  # CDS Hooks feedback, in the register database
+    from engine.service.cds_auth import warn_if_development
+
+    warn_if_development()
     # CDS Hooks clients call from the browser (the spec requires CORS); nothing here uses cookies.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"])
     # Defences on every response (CSP, framing, sniffing, referrer); the body limit's 413 and a
     # client hanging up mid-body in the service's terms (max_body_size is set above).
     app.add_middleware(security.SecurityHeaders)
-    app.add_exception_handler(413, security.on_body_too_large)
+    # on the CDS Hooks paths every error is an OperationOutcome (errors.cds_aware)
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    app.add_exception_handler(413, errors.cds_aware(security.on_body_too_large))
+    app.add_exception_handler(StarletteHTTPException, errors.on_http_error)
     app.add_exception_handler(ClientDisconnect, security.on_client_disconnect)
-    app.add_exception_handler(InputError, errors.on_input_error)
-    app.add_exception_handler(RequestValidationError, errors.on_validation_error)
-    app.add_exception_handler(405, errors.on_method_not_allowed)
+    app.add_exception_handler(InputError, errors.cds_aware(errors.on_input_error))
+    app.add_exception_handler(RequestValidationError, errors.cds_aware(errors.on_validation_error))
+    app.add_exception_handler(405, errors.cds_aware(errors.on_method_not_allowed))
     app.include_router(api.router)
     app.include_router(cds.router)
     _include_register(app)

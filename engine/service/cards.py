@@ -4,19 +4,26 @@ Black → critical (not commissioned: IFR is the route); Red → warning (specia
 Amber → info (specialist recommendation or shared care); Green restricted → info with the
 restriction, or no card when this patient is known to meet it; plain Green → no card. A
 decision that gives no colour → info with what it did say, unless the patient meets its
-criteria. Patient facts come from prefetched FHIR resources and, for facts FHIR cannot carry,
-the request extension `cpe.patient-facts` (attribute name → value, as in `cpe evaluate`).
+criteria. Patient facts come from prefetched FHIR resources (each shown with the date it was
+recorded) and, for facts FHIR cannot carry, the request extension `<namespace>.patient-facts`
+(attribute name → value, as in `cpe evaluate`; the older `cpe.patient-facts` is still read). A
+patient the record says has died gets one warning card and no formulary decision.
+
+Extension names are reverse-domain (`invalid.cpe.status` for the default CPE_CDS_DOMAIN
+`cpe.invalid`) and code systems `https://DOMAIN/cds/...`: from configuration, so they do not change
+with the address a request came in on. No card carries a null or empty value (`clean`).
 """
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engine.formulary.lookup import Match
 from engine.language.suite import Suite
 
-FACTS_EXTENSION = "cpe.patient-facts"
+LEGACY_FACTS_EXTENSION = "cpe.patient-facts"
 OVERRIDES = {
     "specialist": ("specialist-recommended", "Recommended or started by the specialist team"),
     "shared-care": ("shared-care-agreed", "Shared care agreement in place"),
@@ -26,28 +33,58 @@ OVERRIDES = {
 }
 
 
-def patient_facts(prefetch: Mapping[str, Any], extension: Any, suite: Suite, on: dt.date
-                  ) -> tuple[dict[str, Any], list[str]]:
-    """Facts from prefetched resources and the facts extension; a fact that fails its check is dropped."""
-    from engine.errors import InputError
-    from engine.fhir.facts import from_resources, resources_in
-    from engine.language.patient import validate_patient
+def namespace() -> str:
+    """Reverse-domain prefix of this service's extension names, from CPE_CDS_DOMAIN ('cpe.invalid' →
+    'invalid.cpe'): stable, whatever address a request came in on."""
+    from engine.settings import setting
 
-    raw: dict[str, Any] = {}
-    notes: list[str] = []
+    return ".".join(reversed(str(setting("cds_domain")).split(".")))
+
+
+def system(name: str) -> str:
+    """A code system of this service (https://DOMAIN/cds/NAME), from configuration, never the Host header."""
+    from engine.settings import setting
+
+    return f"https://{setting('cds_domain')}/cds/{name}"
+
+
+def ext(name: str) -> str:
+    return f"{namespace()}.{name}"
+
+
+def clean(obj: Any) -> Any:
+    """Without null or empty values at any depth (CDS Hooks: JSON elements SHALL NOT be null or empty)."""
+    if isinstance(obj, dict):
+        out = {k: clean(v) for k, v in obj.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(obj, list):
+        return [x for x in (clean(v) for v in obj) if x not in (None, "", [], {})]
+    return obj
+
+
+def patient_facts(prefetch: Mapping[str, Any], extension: Any, suite: Suite, on: dt.date
+                  ) -> tuple[dict[str, Any], list[str], Any]:
+    """(facts, notes, the FHIR mapping) from prefetched resources and the facts extension; a fact that
+    fails its check is dropped with a note, the others stand."""
+    from engine.fhir.facts import Mapped, from_resources, resources_in
+
     resources = list(resources_in(list(prefetch.values())))
-    if resources:
-        mapped = from_resources(resources, on)
-        raw.update(mapped.facts)
-    if isinstance(extension, Mapping) and isinstance(extension.get(FACTS_EXTENSION), Mapping):
-        raw.update(extension[FACTS_EXTENSION])
-    facts: dict[str, Any] = {}
-    for name, value in raw.items():
-        try:
-            facts.update(validate_patient({name: value}, suite.attributes))
-        except InputError as exc:
-            notes.append(str(exc))
-    return facts, notes
+    mapped = from_resources(resources, on) if resources else Mapped({}, on=on)
+    if mapped.deceased:
+        return {}, list(mapped.notes), mapped
+    mapped = mapped.checked(suite.attributes)
+    facts = dict(mapped.facts)
+    notes = list(mapped.notes)
+    given = None
+    if isinstance(extension, Mapping):
+        given = extension.get(ext("patient-facts"), extension.get(LEGACY_FACTS_EXTENSION))
+    if isinstance(given, Mapping):
+        from engine.fhir.facts import Mapped as M
+
+        told = M(dict(given), {k: "the request's patient-facts extension" for k in given}).checked(suite.attributes)
+        facts.update(told.facts)
+        notes += [n for n in told.notes if n not in notes]
+    return facts, notes, mapped
 
 
 def conditions(prefetch: Mapping[str, Any]) -> list[str]:
@@ -94,9 +131,11 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
               on: dt.date, extension: Any = None) -> list[dict[str, Any]]:
     """Cards for every MedicationRequest in context.draftOrders; [] means no guidance."""
     from engine.formulary.lookup import patient_check
-    from engine.service.orders import draft_medications, unidentified_card
+    from engine.service.orders import draft_medications
 
-    facts, _ = patient_facts(prefetch, extension, suite, on)
+    facts, _, mapped = patient_facts(prefetch, extension, suite, on)
+    if mapped.deceased:
+        return [deceased_card(mapped.deceased)]
     conds = conditions(prefetch)
     cards: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -110,10 +149,31 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
         if any(m.entry.get("criteria_ids") for m in found):
             found = patient_check(found, facts)
         for m in found:
-            card = card_for(m, order, indication, bool(facts), base_url)
+            card = card_for(m, order, indication, bool(facts), base_url, _dated(mapped))
             if card:
                 cards.append(card)
     return cards
+
+
+def _dated(mapped: Any) -> list[str]:
+    """'bmi 31 (Observation/b1, 2024-06-01)': each FHIR fact with the date it was recorded."""
+    out = []
+    for k, v in mapped.facts.items():
+        src = mapped.sources.get(k, "")
+        ref = src.split(" ", 1)[0] if src else "the record"
+        out.append(f"{k} {v} ({ref}, {mapped.dates[k]})" if k in mapped.dates else f"{k} {v} ({ref})")
+    return out
+
+
+def deceased_card(why: str) -> dict[str, Any]:
+    """The one card for a patient the record says has died: no formulary decision is made."""
+    return {"uuid": str(uuid.uuid4()), "indicator": "warning",
+            "summary": "The record says this patient has died: no formulary check made",
+            "detail": f"The record says this patient has died ({why}). No formulary decision is given for a "
+                      "deceased patient; check the patient in context.",
+            "source": {"label": "Formulary check", "topic": {"system": system("topic"), "code": "patient-deceased",
+                                                             "display": "Patient recorded as deceased"}},
+            "extension": {ext("status"): "not-checked", ext("reason"): "patient-deceased"}}
 
 
 def _restriction(m: Match) -> str:
@@ -127,8 +187,23 @@ def _unmet(m: Match) -> list[str]:
             if c.get("status") == "unmet" and not c.get("parent")]
 
 
+def _for_this_patient(m: Match, restriction: str, dated: list[str] | None) -> list[str]:
+    """What the restriction says for this patient, and the dated facts from the record it read."""
+    if restriction == "unmet":
+        out = ["For this patient, not met: " + "; ".join(_unmet(m))]
+    elif restriction == "unknown":
+        missing = (m.patient or {}).get("missing") or []
+        out = ["For this patient the restriction cannot be checked yet"
+               + (f" (missing: {', '.join(missing)})" if missing else "") + "."]
+    else:
+        out = ["This patient meets the restriction criteria."]
+    if dated:
+        out.append("From the record: " + "; ".join(dated) + ".")
+    return out
+
+
 def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_facts: bool,
-             base_url: str) -> dict[str, Any] | None:
+             base_url: str, dated: list[str] | None = None) -> dict[str, Any] | None:
     """One card, or None when the prescriber needs no guidance (plain Green; restriction met)."""
     e, s = m.entry, m.status
     sid, label = e["status"], s["label"]
@@ -177,14 +252,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
     if e.get("prior_approval"):
         detail.append("Prior approval is required before treatment starts.")
     if restriction in ("met", "unmet", "unknown") and e.get("criteria_ids"):
-        if restriction == "unmet":
-            detail.append("For this patient, not met: " + "; ".join(_unmet(m)))
-        elif restriction == "unknown":
-            missing = (m.patient or {}).get("missing") or []
-            detail.append("For this patient the restriction cannot be checked yet"
-                          + (f" (missing: {', '.join(missing)})" if missing else "") + ".")
-        else:
-            detail.append("This patient meets the restriction criteria.")
+        detail += _for_this_patient(m, restriction, dated)
     if e.get("status_note"):
         detail.append(e["status_note"])
     if e.get("notes"):
@@ -195,19 +263,36 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
     page = f"{base_url}/medicines/{e['id']}"
     when = f", {e['decision_date']}" if e.get("decision_date") else ""
     body = e.get("decision_body") or m.formulary.get("decision_body") or m.formulary.get("name")
-    return {
+    return clean({
         "uuid": str(uuid.uuid4()),
         "summary": summary if len(summary) < 140 else summary[:136] + "…",
         "indicator": indicator,
         "detail": "\n\n".join(detail),
         "source": {"label": f"{m.formulary.get('name', 'Formulary')} decision{when}"[:200],
                    "url": page,
-                   "topic": {"system": f"{base_url}/medicines", "code": e["id"],
+                   "topic": {"system": system("formulary-entry"), "code": e["id"],
                              "display": f"{e['medicine']}{for_what}: {label}"}},
         "links": [{"label": f"Formulary entry: {name}", "url": page, "type": "absolute"}],
-        "overrideReasons": [{"system": f"{base_url}/cds-services/override-reasons", "code": OVERRIDES[k][0],
+        "overrideReasons": [{"system": system("override-reason"), "code": OVERRIDES[k][0],
                              "display": OVERRIDES[k][1]}
                             for k in overrides],
-        "extension": {"cpe.formulary-entry": e["id"], "cpe.status": sid, "cpe.restriction": restriction,
-                      "cpe.medication-request": order.get("id"), "cpe.decision-body": body},
+        "extension": {ext("formulary-entry"): e["id"], ext("status"): sid, ext("restriction"): restriction,
+                      ext("medication-request"): order.get("id"), ext("decision-body"): body},
+    })
+
+
+def unidentified_card(order: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+    """The card for an order whose medicine the formulary cannot identify: it says so (not a green)."""
+    what = ", ".join(order.get("names") or []) or "this order's medicine"
+    why = order.get("unidentified") or f"no formulary entry matches {what}"
+    return {
+        "uuid": str(uuid.uuid4()),
+        "summary": f"Formulary status unknown: {what[:80]} not identified in the local formulary",
+        "indicator": "info",
+        "detail": (f"The formulary check could not identify {what}: {why}. This is not a green: check the "
+                   "medicine's status in the local formulary before prescribing."),
+        "source": {"label": "Local formulary look-up", "url": f"{base_url}/medicines"},
+        "links": [{"label": "Search the formulary", "url": f"{base_url}/medicines", "type": "absolute"}],
+        "extension": clean({ext("status"): "unknown", ext("medication-request"): order.get("id"),
+                            ext("unidentified"): why}),
     }

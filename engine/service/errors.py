@@ -51,6 +51,9 @@ async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise InputError.of("invalid-json", "the request body is empty; send a JSON object")
+    if raw.lstrip()[:1] == b"<":
+        raise InputError.of("invalid-json", "the request body is XML; this service takes JSON "
+                            "(FHIR resources as FHIR JSON)")
     return parse_json(raw)
 
 
@@ -66,3 +69,64 @@ async def on_method_not_allowed(request: Request, exc: Exception) -> JSONRespons
     allow = ", ".join(sorted(methods)) or getattr(exc, "headers", {}).get("Allow", "")
     return JSONResponse({"detail": f"method {request.method} is not allowed here; use {allow}"},
                         status_code=405, headers={"Allow": allow})
+
+
+# -- CDS Hooks routes: every error an OperationOutcome (FHIR R4) -----------------------------------
+CDS_PREFIX = "/cds-services"
+#: HTTP status -> FHIR IssueType (hl7.org/fhir/R4/valueset-issue-type.html)
+ISSUE_TYPE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+              412: "incomplete", 413: "too-long", 415: "not-supported", 422: "invalid", 500: "exception"}
+
+
+def operation_outcome(message: str, status: int, problem: str | None = None) -> dict[str, Any]:
+    """A FHIR R4 OperationOutcome with one error issue; `problem` (the engine's code) as its details."""
+    from engine.settings import setting
+
+    issue: dict[str, Any] = {"severity": "error", "code": ISSUE_TYPE.get(status, "processing"),
+                             "diagnostics": message or "error"}
+    if problem:
+        issue["details"] = {"coding": [{"system": f"https://{setting('cds_domain')}/cds/problem", "code": problem}],
+                            "text": message or problem}
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def cds_error(status: int, message: str, problem: str | None = None,
+              headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(operation_outcome(message, status, problem), status_code=status, headers=headers)
+
+
+def cds_input_error(exc: InputError, status: int = 400) -> JSONResponse:
+    first = exc.problems[0] if exc.problems else None
+    return cds_error(status, str(exc), first.code if first else None)
+
+
+def cds_aware(handler: Any) -> Any:
+    """An exception handler that answers on CDS Hooks paths with an OperationOutcome (same status and
+    headers, the message kept), and elsewhere as before."""
+    import json
+
+    async def handle(request: Request, exc: Exception) -> Any:
+        response = await handler(request, exc)
+        if not request.url.path.startswith(CDS_PREFIX):
+            return response
+        try:
+            body = json.loads(bytes(response.body))
+        except (ValueError, AttributeError):
+            body = {}
+        problems = body.get("problems") if isinstance(body, dict) else None
+        code = problems[0].get("code") if isinstance(problems, list) and problems else None
+        message = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else \
+            getattr(exc, "detail", None) or str(exc) or "error"
+        keep = {k: v for k, v in response.headers.items() if k.lower() in ("allow", "connection", "www-authenticate")}
+        return cds_error(response.status_code, str(message), code, keep)
+
+    return handle
+
+
+async def on_http_error(request: Request, exc: Exception) -> Any:
+    """Starlette's HTTPException (an unknown path, ...): FastAPI's answer, or an OperationOutcome on CDS paths."""
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException
+
+    assert isinstance(exc, HTTPException)
+    return await cds_aware(http_exception_handler)(request, exc)

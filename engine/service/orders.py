@@ -12,7 +12,6 @@ green.
 """
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -147,20 +146,3 @@ def concept_texts(cc: Any) -> list[str]:
         if isinstance(c, Mapping) and isinstance(c.get("display"), str) and c["display"] not in texts:
             texts.append(c["display"])
     return [t for t in texts if t.strip()]
-
-
-def unidentified_card(order: Mapping[str, Any], base_url: str) -> dict[str, Any]:
-    """The card for an order whose medicine the formulary cannot identify: it says so (not a green)."""
-    what = ", ".join(order.get("names") or []) or "this order's medicine"
-    why = order.get("unidentified") or f"no formulary entry matches {what}"
-    return {
-        "uuid": str(uuid.uuid4()),
-        "summary": f"Formulary status unknown: {what[:80]} not identified in the local formulary",
-        "indicator": "info",
-        "detail": (f"The formulary check could not identify {what}: {why}. This is not a green: check the "
-                   "medicine's status in the local formulary before prescribing."),
-        "source": {"label": "Local formulary look-up", "url": f"{base_url}/medicines"},
-        "links": [{"label": "Search the formulary", "url": f"{base_url}/medicines", "type": "absolute"}],
-        "extension": {"cpe.status": "unknown", "cpe.medication-request": order.get("id"),
-                      "cpe.unidentified": why},
-    }
