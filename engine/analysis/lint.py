@@ -3,8 +3,9 @@
 Each check is a small function returning findings; `lint` runs them all. Errors (exit 2) are
 things no correct policy does: a criterion no patient can meet, an attribute missing from the
 dictionary, a threshold outside the attribute's range, ratified versions in force at once, a
-criterion without provenance. Warnings are worth a look: a criterion that can never change
-any outcome, one that is met whenever it is known.
+criterion without provenance, a partly encoded version without a remainder criterion, a
+superseded version without an end date (engine.analysis.encoding). Warnings are worth a look: a
+criterion that can never change any outcome, one that is met whenever it is known.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from engine.analysis import encoding
+from engine.analysis.findings import Finding
 from engine.errors import InputError, Location
 from engine.language.evaluate import evaluate
 from engine.language.model.criteria import Compare, Node, walk
@@ -23,18 +26,6 @@ from engine.language.resolve import ResolvedVersion
 from engine.language.versions import ends
 
 MAX_CELLS = 50_000
-
-
-@dataclass
-class Finding:
-    level: str          # "error" | "warning"
-    code: str
-    message: str
-    location: Location = dataclasses.field(default_factory=Location)
-
-    def __str__(self) -> str:
-        where = str(self.location)
-        return f"{where + ': ' if where else ''}{self.level}: {self.code}: {self.message}"
 
 
 @dataclass
@@ -262,9 +253,9 @@ def never_changes_outcome(ctx: Ctx, rv: ResolvedVersion) -> list[Finding]:
 
 
 FILE_CHECKS = (unknown_attributes, missing_provenance, provenance_without_source, thresholds_out_of_range,
-               overlapping_versions)
+               overlapping_versions, encoding.superseded_without_end, encoding.assumed_without_note)
 SEEN_BY_FILE_CHECKS = {"unknown-attribute", "missing-provenance"}
-RULE_CHECKS = (never_met, contradictory_criteria, never_changes_outcome)
+RULE_CHECKS = (never_met, contradictory_criteria, never_changes_outcome, encoding.incomplete_encoding)
 
 
 def lint_policy(suite: Any, policy_id: str) -> list[Finding]:
