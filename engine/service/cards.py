@@ -136,7 +136,8 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
     overrides: list[str] = []
     if flags.get("commissioned") is False or sid == "black":
         indicator = "critical"
-        summary = f"{name} is {label}: not commissioned here; only via an individual funding request"
+        summary = f"{name} is {label}: not commissioned here" + (
+            "; only via an individual funding request" if m.ifr_available else "; use an alternative")
         overrides = ["ifr", "continuing"]
     elif flags.get("specialist_only") or sid == "red":
         indicator = "warning"
@@ -167,7 +168,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
         overrides = ["restriction", "continuing"]
 
     detail = [f"**{label}**{for_what}: {s['meaning']}", f"Next step: {s['next_step']}"]
-    if indicator == "critical":
+    if indicator == "critical" and m.ifr_available:
         detail.append("Route: individual funding request (IFR), for exceptional clinical circumstances only.")
     if e.get("restrictions"):
         detail.append(f"Restriction: {e['restrictions']}")
