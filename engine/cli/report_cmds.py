@@ -89,7 +89,7 @@ def _decided(policy_id: str, patient: Optional[Path], on: Optional[str], version
     d = decide(rv, facts, day)
     sc = screen(grounds, load_screening(s.root / "ifr-screening.yaml")) if grounds is not None else None
     rules = load_routing(s.root / "routing.yaml", known_policies=s.ids())
-    return d, plan(d, s.attributes, rules, sc), sc
+    return d, plan(d, s.attributes, rules, sc, ccg=facts.get("registered_ccg")), sc
 
 
 def _date(text: Optional[str]) -> Optional[dt.date]:
