@@ -99,7 +99,9 @@ def test_panel_summary_holds_screening(suite, not_eligible):
                   "Panel decision", "IFR-42", "differs from the usual group of patients"):
         assert label in text
     md = render_panel(d, p, sc, "md").decode()
-    assert "| **Having the condition** (matched “suffers from”) | She suffers from contracture. |" in md
+    assert ("| She suffers from contracture. | **Having the condition**: does not on its own make a case "
+            "exceptional (matched “suffers from”)") in md
+    assert "| We see many patients like her. |" in md  # flagged as a service development, still shown
 
 
 def _section(md: str, heading: str) -> list[str]:

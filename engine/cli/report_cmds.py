@@ -227,9 +227,12 @@ def route_text(d: Any, pl: Any) -> list[tuple[str, str]]:
     sc = pl.screening
     if sc is not None:
         out += [("", ""), ("bold", "IFR screening of the stated grounds"), ("", sc.summary)]
-        out += [("yellow", f"  ✗ {f.label}: “{f.sentence}” ({f.explanation})") for f in sc.flags]
-        out += [("magenta", f"  ! service development: “{f.sentence}”") for f in sc.service_development]
-        out += [("", f"  · for the panel: “{s}”") for s in sc.for_panel]
+        for r in sc.readings:  # every sentence goes to the panel, with what screening noticed
+            out += [("", f"  · “{r.sentence}”")]
+            out += [("green", f"      ? possible ground to weigh: {g.label}") for g in r.grounds]
+            out += [("yellow", f"      ✗ {f.label}: {f.explanation}") for f in r.flags]
+            if r.service_development:
+                out += [("magenta", "      ! service development")]
     if pl.service_development:
         out += [("", ""), ("bold", pl.service_development.title), ("", pl.service_development.summary)]
         out += [("", f"  - {s}") for s in pl.service_development.steps]

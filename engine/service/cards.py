@@ -124,6 +124,17 @@ def _unmet(m: Match) -> list[str]:
             if c.get("status") == "unmet" and not c.get("parent")]
 
 
+def _black_route(m: Match) -> str:
+    """A not-commissioned decision's way on: IFR only where the decision keeps that route."""
+    return "only via an individual funding request" if m.ifr_available else "use an alternative"
+
+
+def _ifr_detail(m: Match, indicator: str) -> list[str]:
+    if indicator == "critical" and m.ifr_available:
+        return ["Route: individual funding request (IFR), for exceptional clinical circumstances only."]
+    return []
+
+
 def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_facts: bool,
              base_url: str) -> dict[str, Any] | None:
     """One card, or None when the prescriber needs no guidance (plain Green; restriction met)."""
@@ -136,8 +147,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
     overrides: list[str] = []
     if flags.get("commissioned") is False or sid == "black":
         indicator = "critical"
-        summary = f"{name} is {label}: not commissioned here" + (
-            "; only via an individual funding request" if m.ifr_available else "; use an alternative")
+        summary = f"{name} is {label}: not commissioned here; {_black_route(m)}"
         overrides = ["ifr", "continuing"]
     elif flags.get("specialist_only") or sid == "red":
         indicator = "warning"
@@ -168,8 +178,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
         overrides = ["restriction", "continuing"]
 
     detail = [f"**{label}**{for_what}: {s['meaning']}", f"Next step: {s['next_step']}"]
-    if indicator == "critical" and m.ifr_available:
-        detail.append("Route: individual funding request (IFR), for exceptional clinical circumstances only.")
+    detail += _ifr_detail(m, indicator)
     if e.get("restrictions"):
         detail.append(f"Restriction: {e['restrictions']}")
     if e.get("prior_approval"):
