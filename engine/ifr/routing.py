@@ -11,12 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.language.decision import CriterionResult, Decision
 from engine.errors import InputError
-from engine.language.load import validate
-from engine.language.model.attributes import AttributeDictionary
 from engine.ifr.routing_model import Commissioner, Exceptionality, IfrService, RouteRule, RoutingRules
 from engine.ifr.screening import Screening, _stamp
+from engine.language.decision import CriterionResult, Decision
+from engine.language.load import validate
+from engine.language.model.attributes import AttributeDictionary
 from engine.language.source import LDict, display_path, load_file
 
 
