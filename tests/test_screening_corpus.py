@@ -95,3 +95,23 @@ def test_held_out_set_is_measured_and_nothing_is_hidden():
     m = measure(HELD_OUT_ITEMS)
     assert m["sentences"] >= 20 and m["hidden_sentences"] == 0
     assert m["non_qualifying"]["precision"] >= 0.8 and m["grounds"]["precision"] >= 0.8  # flags are rarely wrong
+
+
+def test_the_benchmark_prints_precision_and_recall_for_both_sets():
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "screening.py"), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"corpus", "held_out"}
+    for m in out.values():
+        assert {"precision", "recall"} <= set(m["non_qualifying"]) and {"precision", "recall"} <= set(m["grounds"])
+        assert m["hidden_sentences"] == 0
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "screening.py")], capture_output=True, text=True,
+                       timeout=120)
+    assert "precision" in r.stdout and "held_out" in r.stdout
