@@ -34,13 +34,18 @@ def entry(suite, entry_id):
 
 def test_colonis_solution_names_alternatives_not_an_ifr_route(suite):
     seed = "No significant risks were identified as alternative melatonin preparations are available."  # §3.6
-    e, _ = entry(suite, "melatonin-colonis-oral-solution")
+    e, vocab = entry(suite, "melatonin-colonis-oral-solution")
     assert e.status == "black" and e.ifr_available is False
     assert "alternative melatonin preparations are available" in words(e.notes) and "alternative" in seed
     (m,) = [m for m in lookup("colonis") if m.entry["id"] == "melatonin-colonis-oral-solution"]
     assert m.to_json()["ifr_available"] is False
     steps = " ".join(m.next_steps())
     assert "only through" not in steps and "remains possible" not in steps
+    from engine.formulary.entries import decide_entry
+
+    check = decide_entry(e, vocab, {"age": 40})
+    assert "only possible through an individual funding request" not in check["reason"]
+    assert "names no individual funding request route" in check["reason"]
 
 
 def test_colonis_tablets_name_cheaper_alternatives_not_an_ifr_route(suite):
