@@ -115,6 +115,11 @@ LINT: dict[str, Code] = {
     "always-met": Code(W, "a criterion met whenever its facts are known"),
     "contradiction": Code(E, "criteria each satisfiable alone that no patient can meet together"),
     "never-changes-outcome": Code(W, "a criterion whose removal changes no decision"),
+    "incomplete-encoding": Code(E, "a partly encoded version without a remainder criterion for the rest"),
+    "bad-remainder": Code(E, "a remainder criterion that is not one boolean fact a person answers, with words"),
+    "remainder-held-by-contract": Code(W, "a partly encoded version whose rule the outside contract fixes"),
+    "superseded-without-end": Code(E, "a superseded ratified version that states no effective_to"),
+    "assumed-without-note": Code(E, "a date marked assumed without a dates_note saying what the sources say"),
 }
 
 #: `cpe register verify`: a record of the register at fault.

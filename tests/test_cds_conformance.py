@@ -218,8 +218,8 @@ def test_each_ehr_shape_gets_the_card_cpe_rag_gives(client, cpe, ehr, sandbox, r
 
 
 def test_the_record_s_facts_reach_the_card_with_their_dates(client):
-    [c] = post(client, SIGN, uk_core_shape("Slenyto 1 mg prolonged-release tablets", None)).json()["cards"]
-    assert c["extension"]["invalid.cpe.restriction"] == "unmet"  # an adult: outside the licensed 2-18
+    [c] = post(client, SIGN, uk_core_shape("Circadin 2 mg modified-release tablets", None)).json()["cards"]
+    assert c["extension"]["invalid.cpe.restriction"] == "unmet"  # an adult: outside the 2-18 of the Circadin decision
     assert "From the record: age" in c["detail"] and "bmi 46" in c["detail"] and "(Observation/" in c["detail"]
     assert "2023-08-10" in c["detail"]
 
@@ -299,10 +299,10 @@ def test_only_the_missing_keys_are_fetched(client):
 
 
 def test_another_patient_s_data_never_decides(client):
-    body = uk_core_shape("Slenyto 1 mg prolonged-release tablets", None)
+    body = uk_core_shape("Circadin 2 mg modified-release tablets", None)
     body["context"]["patientId"] = "someone-else"
     outcome(post(client, SIGN, body), 400, "not the patient in context")
-    body = uk_core_shape("Slenyto 1 mg prolonged-release tablets", None)
+    body = uk_core_shape("Circadin 2 mg modified-release tablets", None)
     stranger = {**uk("Observation-VitalSigns-BMI"), "id": "stranger-bmi", "effectiveDateTime": "2023-09-01",
                 "subject": {"reference": "Patient/someone-else"}, "valueQuantity": {"value": 19, "code": "kg/m2"}}
     ours = [e["resource"] for e in PREFETCH["observations"]["entry"]]

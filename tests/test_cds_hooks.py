@@ -105,11 +105,13 @@ def test_spec_examples_as_sent_give_no_guidance(client, context, service, hook):
     assert cards(client, service, request(context, hook)) == spec("spec-10-response.json")["cards"]
 
 
-def test_black_is_critical_with_the_ifr_route(client):
+def test_black_is_critical_and_names_no_ifr_route_the_decision_does_not_give(client):
+    # seed 001 §3.6: "No significant risks were identified as alternative melatonin preparations are
+    # available"; an IFR route is named only for octreotide/lanreotide in orthostatic intolerance (§3.2)
     [c] = cards(client, SIGN, request("order-sign-01-context.json", "order-sign", "Colonis 1mg/ml oral solution"))
     assert c["indicator"] == "critical"
-    assert "individual funding request" in c["summary"]
-    assert "IFR" in c["detail"]
+    assert "individual funding request" not in c["summary"] and "alternative" in c["summary"]
+    assert "Route: individual funding request" not in c["detail"]
     assert "decision" in c["source"]["label"]
     assert c["links"][0]["url"].endswith("/medicines/melatonin-colonis-oral-solution")
     assert c["overrideReasons"]
@@ -158,7 +160,7 @@ def _patient(birth: str) -> dict:
 
 
 def test_prefetched_patient_changes_the_card(client):
-    name = "Slenyto 1 mg prolonged-release tablets"
+    name = "Circadin 2 mg modified-release tablets"  # Slenyto's access is not restricted (seed 001 §5.3)
     adult = cards(client, SELECT, request("order-select-01-context.json", "order-select", name,
                                           prefetch=_patient("1970-01-01")))
     child = cards(client, SELECT, request("order-select-01-context.json", "order-select", name,
@@ -209,9 +211,9 @@ def test_feedback_records_accepted_and_overridden_with_reason(client, app):
 def test_the_spec_prefetch_example_is_read(client):
     # spec-08: a Patient born 1974 and an HbA1c search bundle with snipped fields, and a bare "user"
     prefetch = spec("spec-08-example.json")["prefetch"]
-    [c] = cards(client, SELECT, request("order-select-01-context.json", "order-select", "Slenyto",
+    [c] = cards(client, SELECT, request("order-select-01-context.json", "order-select", "Circadin",
                                         prefetch=prefetch))
-    assert ext(c, "restriction") == "unmet"  # an adult: outside the licensed 2-18 population
+    assert ext(c, "restriction") == "unmet"  # an adult: outside the 2-18 population of the decision
 
 
 def test_the_older_facts_extension_name_is_still_read(client):

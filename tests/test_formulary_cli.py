@@ -128,19 +128,21 @@ def test_patient_explanation_has_the_evaluate_shape(cpe, tmp_path):
     p = _patient(tmp_path, "age: 9\nautism_spectrum_disorder: true\n")
     out = rag(cpe, "melatonin", "--patient", p)
     by_id = {m["id"]: m["patient"] for m in out["matches"]}
-    slenyto = by_id["melatonin-slenyto-asd-sms"]
-    assert set(slenyto) >= {"policy", "outcome", "route", "criteria", "missing"}
-    assert slenyto["policy"]["digest"].startswith("sha256:")
-    assert {c["id"]: c["status"] for c in slenyto["criteria"]} == {
+    # Slenyto: seed 001 §5.3 "agreed not to restrict access to the licensed preparation": no criteria
+    assert by_id["melatonin-slenyto-asd-sms"]["restriction"] == "none"
+    circadin = by_id["melatonin-circadin-asd-sms"]  # recommended for the same population (off-label)
+    assert set(circadin) >= {"policy", "outcome", "route", "criteria", "missing"}
+    assert circadin["policy"]["digest"].startswith("sha256:")
+    assert {c["id"]: c["status"] for c in circadin["criteria"]} == {
         "age-2-18": "met", "asd-or-sms": "met", "sleep-hygiene": "unknown"}
-    assert all({"id", "text", "status", "provenance"} <= set(c) for c in slenyto["criteria"])
-    assert slenyto["missing"] == ["sleep_hygiene_insufficient"] and slenyto["restriction"] == "unknown"
+    assert all({"id", "text", "status", "provenance"} <= set(c) for c in circadin["criteria"])
+    assert circadin["missing"] == ["sleep_hygiene_insufficient"] and circadin["restriction"] == "unknown"
     colonis = by_id["melatonin-colonis-oral-solution"]  # Black: not commissioned, IFR whatever the facts
     assert (colonis["restriction"], colonis["route"]) == ("unmet", "ifr")
     agomelatine = rag(cpe, "agomelatine", "--patient", _patient(
         tmp_path, "age: 40\nother_pharmacological_options_exhausted: true\n", "adult.yaml"))["matches"][0]["patient"]
     assert (agomelatine["outcome"], agomelatine["route"]) == ("eligible", "prior_approval")
-    r = cpe("rag", "slenyto", "--patient", p)
+    r = cpe("rag", "circadin", "--patient", p)
     assert "✗" not in r.stdout and "sleep_hygiene_insufficient" in r.stdout and "cannot be checked" in r.stdout
 
 

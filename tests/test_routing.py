@@ -148,7 +148,7 @@ def test_each_non_qualifying_reason_is_flagged_and_explained(reason, sentence):
     f = s.flags[0]
     assert f.sentence == sentence and f.phrase.lower() in sentence.lower()
     assert "exceptional" in f.explanation
-    assert s.for_panel == ()
+    assert s.for_panel == (sentence,)  # flagged, and still handed to the panel: never hidden
     assert not s.is_service_development
 
 
@@ -156,7 +156,8 @@ def test_all_four_reasons_in_one_request_each_flagged():
     s = screen("She has been diagnosed with the condition. She wishes to have surgery. "
                "Her GP says she would benefit. She is upset at being refused.")
     assert s.reasons == ["has_condition", "wants_treatment", "told_suitable", "distress"]
-    assert "Every sentence of the grounds uses the wording of a reason that does not" in s.summary
+    assert "Flagged as not making a case exceptional on its own" in s.summary
+    assert len(s.for_panel) == 4 and "All 4 sentences go to the panel" in s.summary
 
 
 def test_service_development_is_flagged():
@@ -171,6 +172,7 @@ def test_clinical_grounds_are_left_for_the_panel_not_judged():
     s = screen(text)
     assert s.flags == () and not s.is_service_development
     assert s.for_panel == (text,)
+    assert s.ground_kinds == ["contraindication"]  # surfaced as a possible ground to weigh, not judged
     assert "does not judge exceptionality" in s.summary
 
 

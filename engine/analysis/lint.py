@@ -4,8 +4,9 @@ Each check is a small function returning findings (engine.errors.Problem; the le
 code's, from the registry engine.problems.LINT); `lint` runs them all. Errors (exit 2) are
 things no correct policy does: a criterion no patient can meet, an attribute missing from the
 dictionary, a threshold outside the attribute's range, ratified versions in force at once, a
-criterion without provenance. Warnings are worth a look: a criterion that can never change
-any outcome, one that is met whenever it is known.
+criterion without provenance, a partly encoded version without a remainder criterion, a
+superseded version without an end date (engine.analysis.encoding). Warnings are worth a look: a
+criterion that can never change any outcome, one that is met whenever it is known.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from engine.analysis import encoding
 from engine.errors import InputError, Location, Problem
 from engine.language.evaluate import evaluate
 from engine.language.model.criteria import Compare, Node, walk
@@ -247,9 +249,9 @@ def never_changes_outcome(ctx: Ctx, rv: ResolvedVersion) -> list[Problem]:
 
 
 FILE_CHECKS = (unknown_attributes, missing_provenance, provenance_without_source, thresholds_out_of_range,
-               overlapping_versions)
+               overlapping_versions, encoding.superseded_without_end, encoding.assumed_without_note)
 SEEN_BY_FILE_CHECKS = {"unknown-attribute", "missing-provenance"}
-RULE_CHECKS = (never_met, contradictory_criteria, never_changes_outcome)
+RULE_CHECKS = (never_met, contradictory_criteria, never_changes_outcome, encoding.incomplete_encoding)
 
 
 def lint_policy(suite: Any, policy_id: str) -> list[Problem]:

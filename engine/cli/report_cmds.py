@@ -89,7 +89,7 @@ def _decided(policy_id: str, patient: Optional[Path], on: Optional[str], version
     d = decide(rv, facts, day)
     sc = screen(grounds, load_screening(s.root / "ifr-screening.yaml")) if grounds is not None else None
     rules = load_routing(s.root / "routing.yaml", known_policies=s.ids())
-    return d, plan(d, s.attributes, rules, sc), sc
+    return d, plan(d, s.attributes, rules, sc, ccg=facts.get("registered_ccg")), sc
 
 
 def _date(text: Optional[str]) -> Optional[dt.date]:
@@ -227,9 +227,12 @@ def route_text(d: Any, pl: Any) -> list[tuple[str, str]]:
     sc = pl.screening
     if sc is not None:
         out += [("", ""), ("bold", "IFR screening of the stated grounds"), ("", sc.summary)]
-        out += [("yellow", f"  ✗ {f.label}: “{f.sentence}” ({f.explanation})") for f in sc.flags]
-        out += [("magenta", f"  ! service development: “{f.sentence}”") for f in sc.service_development]
-        out += [("", f"  · for the panel: “{s}”") for s in sc.for_panel]
+        for r in sc.readings:  # every sentence goes to the panel, with what screening noticed
+            out += [("", f"  · “{r.sentence}”")]
+            out += [("green", f"      ? possible ground to weigh: {g.label}") for g in r.grounds]
+            out += [("yellow", f"      ✗ {f.label}: {f.explanation}") for f in r.flags]
+            if r.service_development:
+                out += [("magenta", "      ! service development")]
     if pl.service_development:
         out += [("", ""), ("bold", pl.service_development.title), ("", pl.service_development.summary)]
         out += [("", f"  - {s}") for s in pl.service_development.steps]

@@ -192,4 +192,7 @@ def decide_entry(entry: "Entry", vocab: "Vocabulary", facts: dict[str, Any]) -> 
     d = decide(rv, facts)
     out = d.to_json()
     out["restriction"] = {"eligible": "met", "not_eligible": "unmet"}.get(d.outcome, "unknown")
+    if commissioned is False and entry.ifr_available is False:  # the decision names alternatives, not an IFR
+        out["reason"] = ("Not to be prescribed on the NHS here; the decision names no individual funding "
+                         "request route (see its notes for the alternatives).")
     return out

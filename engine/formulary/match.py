@@ -44,8 +44,8 @@ class Match:
 
     @property
     def ifr_basis(self) -> str:
-        if self.entry.get("ifr_available") is not None:
-            return "stated in the decision"
+        if (stated := self.entry.get("ifr_available")) is not None:
+            return "stated in the decision" if stated else "the decision names no IFR route (see its notes)"
         return ("the status is not commissioned, so an individual funding request is the only route"
                 if self.commissioned is False else "not stated; the status is commissioned, so IFR is not the route")
 

@@ -11,13 +11,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.language.decision import CriterionResult, Decision
 from engine.errors import InputError, Location, Problem
+from engine.ifr.routing_model import Commissioner, Exceptionality, IfrService, RouteRule, RoutingRules
+from engine.ifr.screening import Screening, _stamp
+from engine.language.decision import CriterionResult, Decision
 from engine.language.load import validate
 from engine.language.model.attributes import AttributeDictionary
-from engine.ifr.routing_model import Commissioner, Exceptionality, RouteRule, RoutingRules
-from engine.ifr.screening import Screening, _stamp
-from engine.language.source import display_path, load_file
+from engine.language.source import LDict, display_path, load_file
 from engine.language.span import place
 
 
@@ -54,6 +54,8 @@ class RoutePlan:
     commissioner: Commissioner | None = None
     to_check: tuple[Commissioner, ...] = ()
     out_of_scope: str | None = None
+    other_policy: str | None = None
+    ifr_services: tuple[IfrService, ...] = ()
     notes: tuple[str, ...] = ()
     service_development: RouteRule | None = None
     screening: Screening | None = None
@@ -80,6 +82,10 @@ class RoutePlan:
             out["commissioners_to_check"] = [c.model_dump() for c in self.to_check]
         if self.out_of_scope:
             out["out_of_scope"] = self.out_of_scope
+        if self.other_policy:
+            out["other_policy"] = self.other_policy
+        if self.ifr_services:
+            out["ifr_services"] = [x.model_dump() for x in self.ifr_services]
         if self.notes:
             out["notes"] = list(self.notes)
         if self.service_development:
@@ -106,8 +112,9 @@ def missing_facts(d: Decision, attrs: AttributeDictionary) -> tuple[MissingFact,
 
 
 def plan(d: Decision, attrs: AttributeDictionary, rules: RoutingRules | None = None,
-         screening: Screening | None = None) -> RoutePlan:
-    """The next steps for a decision; with `screening`, an IFR also says what screening found."""
+         screening: Screening | None = None, ccg: str | None = None) -> RoutePlan:
+    """The next steps for a decision; with `screening`, an IFR also says what screening found.
+    `ccg` (the patient's `registered_ccg`) picks the IFR service; unknown, every service is listed."""
     rules = rules or load_routing()
     rule = rules.routes[d.route]  # type: ignore[index]
     mine = rules.policies.get(d.policy.id)
@@ -118,6 +125,7 @@ def plan(d: Decision, attrs: AttributeDictionary, rules: RoutingRules | None = N
     if d.route == "ifr":
         kw["exceptionality"] = rules.exceptionality
         kw["unmet"] = tuple(c for c in top if c.status == "unmet")
+        kw["ifr_services"] = rules.ifr_services_for(ccg)
         if screening is not None and screening.is_service_development:
             kw["service_development"] = rules.service_development
     if d.route == "prior_approval":
@@ -127,9 +135,11 @@ def plan(d: Decision, attrs: AttributeDictionary, rules: RoutingRules | None = N
         if mine and mine.out_of_scope:
             kw["out_of_scope"] = mine.out_of_scope
         cid = mine.commissioner if mine and mine.commissioner else None
+        if mine and mine.other_policy:
+            kw["other_policy"] = mine.other_policy
         if cid:
             kw["commissioner"] = rules.commissioner(cid)
-        else:  # the policy names no one: list the commissioners to check, claim none
+        elif not (mine and mine.other_policy):  # the policy names no one: list those to check, claim none
             kw["to_check"] = rules.commissioners
     return RoutePlan(route=d.route, title=rule.title, summary=rule.summary, steps=rule.steps,
                      source=rule.source, provenance=rule.provenance, submit=rule.submit,

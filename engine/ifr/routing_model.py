@@ -53,7 +53,18 @@ class PolicyRouting(_Strict):
     commissioner: str | None = None
     out_of_scope: str | None = None
     out_of_scope_source: str | None = None
+    other_policy: str | None = None   # the policy that governs what falls outside this one
     notes: tuple[str, ...] = ()
+
+
+class IfrService(_Strict):
+    """Who receives an IFR: the service for the patient's CCG (`ccgs`), or for the rest (no `ccgs`)."""
+
+    id: str
+    name: str
+    provenance: Provenance
+    source: str
+    ccgs: tuple[str, ...] = ()
 
 
 class RoutingRules(_Strict):
@@ -61,7 +72,15 @@ class RoutingRules(_Strict):
     routes: dict[RouteId, RouteRule]
     service_development: RouteRule
     commissioners: tuple[Commissioner, ...] = ()
+    ifr_services: tuple[IfrService, ...] = ()
     policies: dict[str, PolicyRouting] = {}
+
+    def ifr_services_for(self, ccg: str | None) -> tuple[IfrService, ...]:
+        """The service for a patient's CCG; with the CCG unknown, every service (each says whom it serves)."""
+        if ccg is None:
+            return self.ifr_services
+        own = tuple(s for s in self.ifr_services if ccg in s.ccgs)
+        return own or tuple(s for s in self.ifr_services if not s.ccgs)
 
     def commissioner(self, cid: str) -> Commissioner | None:
         return next((c for c in self.commissioners if c.id == cid), None)

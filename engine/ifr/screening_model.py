@@ -1,5 +1,6 @@
-"""IFR screening rules as written in `policies/ifr-screening.yaml`: non-qualifying reasons and
-the signs of a service development, each with screening phrases (regular expressions)."""
+"""IFR screening rules as written in `policies/ifr-screening.yaml`: non-qualifying reasons, the
+possible exceptionality grounds to weigh, and the signs of a service development, each with
+screening phrases (regular expressions)."""
 from __future__ import annotations
 
 import re
@@ -12,7 +13,8 @@ class _Strict(BaseModel):
 
 
 class Reason(_Strict):
-    """One thing a request may say that does not, on its own, make a case exceptional."""
+    """One thing a request may say: a reason that does not, on its own, make a case exceptional,
+    or a possible ground the panel must weigh."""
 
     id: str = "service_development"
     label: str
@@ -37,4 +39,5 @@ class ScreeningRules(_Strict):
     source: str
     provenance: str
     non_qualifying: tuple[Reason, ...] = Field(min_length=1)
+    grounds_to_weigh: tuple[Reason, ...] = ()
     service_development: Reason

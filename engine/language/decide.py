@@ -60,9 +60,12 @@ def conclusion(b: int, route_when_eligible: str) -> tuple[Outcome, Route, str]:
 
 def stamp(rv: ResolvedVersion) -> PolicyStamp:
     v = rv.version
+    enc = rv.policy.encoding_of(v.version) if rv.policy.versions else None
     return PolicyStamp(id=rv.id, title=rv.policy.title, version=v.version, status=v.status, digest=rv.digest,
                        effective_from=v.effective_from.isoformat() if v.effective_from else None,
-                       effective_to=v.effective_to.isoformat() if v.effective_to else None)
+                       effective_to=v.effective_to.isoformat() if v.effective_to else None,
+                       encoding_complete=enc.complete if enc else None,
+                       encoded=enc.encoded if enc else None, not_encoded=enc.not_encoded if enc else None)
 
 
 def decide(rv: ResolvedVersion, patient: Mapping[str, Any], on: dt.date | None = None) -> Decision:

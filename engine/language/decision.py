@@ -58,6 +58,9 @@ class PolicyStamp:
     digest: str
     effective_from: str | None = None
     effective_to: str | None = None
+    encoding_complete: bool | None = None   # which parts of the text are encoded (Version.encoding);
+    encoded: str | None = None              # for letters, not part of the contract's JSON
+    not_encoded: str | None = None
 
 
 @dataclass(frozen=True)

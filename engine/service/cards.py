@@ -1,6 +1,6 @@
 """CDS Hooks cards from formulary decisions: what a prescriber sees while ordering.
 
-Black → critical (not commissioned: IFR is the route); Red → warning (specialist only);
+Black → critical (not commissioned: an IFR where the decision keeps that route, else the alternatives); Red → warning (specialist only);
 Amber → info (specialist recommendation or shared care); Green restricted → info with the
 restriction, or no card when this patient is known to meet it; plain Green → no card. A
 decision that gives no colour → info with what it did say, unless the patient meets its
@@ -202,6 +202,17 @@ def _for_this_patient(m: Match, restriction: str, dated: list[str] | None) -> li
     return out
 
 
+def _black_route(m: Match) -> str:
+    """A not-commissioned decision's way on: IFR only where the decision keeps that route."""
+    return "only via an individual funding request" if m.ifr_available else "use an alternative"
+
+
+def _ifr_detail(m: Match, indicator: str) -> list[str]:
+    if indicator == "critical" and m.ifr_available:
+        return ["Route: individual funding request (IFR), for exceptional clinical circumstances only."]
+    return []
+
+
 def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_facts: bool,
              base_url: str, dated: list[str] | None = None) -> dict[str, Any] | None:
     """One card, or None when the prescriber needs no guidance (plain Green; restriction met)."""
@@ -214,7 +225,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
     overrides: list[str] = []
     if flags.get("commissioned") is False or sid == "black":
         indicator = "critical"
-        summary = f"{name} is {label}: not commissioned here; only via an individual funding request"
+        summary = f"{name} is {label}: not commissioned here; {_black_route(m)}"
         overrides = ["ifr", "continuing"]
     elif flags.get("specialist_only") or sid == "red":
         indicator = "warning"
@@ -245,8 +256,7 @@ def card_for(m: Match, order: Mapping[str, Any], indication: str | None, have_fa
         overrides = ["restriction", "continuing"]
 
     detail = [f"**{label}**{for_what}: {s['meaning']}", f"Next step: {s['next_step']}"]
-    if indicator == "critical":
-        detail.append("Route: individual funding request (IFR), for exceptional clinical circumstances only.")
+    detail += _ifr_detail(m, indicator)
     if e.get("restrictions"):
         detail.append(f"Restriction: {e['restrictions']}")
     if e.get("prior_approval"):

@@ -41,7 +41,8 @@ def _pool(*objs: Any) -> dict[str, Mapping[str, Any]]:
     for obj in objs:
         for bundle in (obj if isinstance(obj, list) else [obj]):
             if isinstance(bundle, Mapping) and bundle.get("resourceType") == "Bundle":
-                for e in bundle.get("entry") or []:
+                entries = bundle.get("entry")
+                for e in entries if isinstance(entries, list) else []:
                     if isinstance(e, Mapping) and isinstance(e.get("fullUrl"), str) \
                             and isinstance(e.get("resource"), Mapping):
                         out[e["fullUrl"]] = e["resource"]

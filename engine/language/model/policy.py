@@ -64,6 +64,25 @@ class Change(Spanned):
         return self
 
 
+class Encoding(BaseModel):
+    """Which parts of a version's text the criteria encode, in words for documents and letters.
+
+    A version whose text is only partly known is `complete: false` and names its `remainder`:
+    the criterion (a fact a person answers, e.g. "meets the remaining criteria of the full
+    policy, section ...") that stands for the unencoded rest, so an unknown rest is unknown,
+    never met. `held_by_contract` says why a partial version has no remainder criterion: the
+    outside contract fixes its rule (`cpe lint` reports it; docs/wording-changes.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    complete: bool
+    encoded: str
+    not_encoded: str | None = None
+    remainder: str | None = None
+    held_by_contract: str | None = None
+
+
 class Version(Spanned):
     """One dated version as written; `based_on` versions hold only their changes."""
 
@@ -84,6 +103,9 @@ class Version(Spanned):
     route_when_eligible: EligibleRoute | None = None
     scope: str | None = None
     notes: str | None = None
+    encoding: Encoding | None = None
+    assumed: tuple[Literal["effective_from", "effective_to", "ratified_on", "status"], ...] = ()
+    dates_note: str | None = None
 
     @field_validator("version")
     @classmethod
@@ -146,3 +168,14 @@ class Policy(Spanned):
                 raise ValueError(f"version {v.version} is based_on {v.based_on!r}, which is not a version of this "
                                  f"policy (versions: {', '.join(labels)})")
         return self
+
+    def encoding_of(self, label: str) -> Encoding | None:
+        """A version's encoding statement: its own, else that of the version it is based on."""
+        seen: set[str] = set()
+        v = next((x for x in self.versions if x.version == label), None)
+        while v is not None and v.version not in seen:
+            if v.encoding is not None:
+                return v.encoding
+            seen.add(v.version)
+            v = next((x for x in self.versions if x.version == v.based_on), None) if v.based_on else None
+        return None

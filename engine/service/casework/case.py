@@ -31,17 +31,16 @@ def load(request: Request, ref: str) -> dict[str, Any]:
 def grounds_with_flags(grounds: str | None) -> list[dict[str, Any]]:
     """Each sentence of the grounds with the screening flags that point at it (the sentence is
     always shown: a flag explains, it never hides what the clinician wrote)."""
-    from engine.ifr.screening import screen, sentences
+    from engine.ifr.screening import screen
 
     if not grounds or not grounds.strip():
         return []
     sc = screen(grounds)
-    flags = list(sc.flags) + list(sc.service_development)
     out = []
-    for sentence in sentences(grounds):
-        mine = [f for f in flags if f.sentence == sentence or f.sentence.strip() == sentence.strip()]
-        out.append({"sentence": sentence, "flags": mine,
-                    "service_development": [f for f in mine if f in sc.service_development]})
+    for r in sc.readings:
+        sd = [r.service_development] if r.service_development else []
+        out.append({"sentence": r.sentence, "flags": list(r.flags) + sd, "grounds": list(r.grounds),
+                    "service_development": sd})
     return out
 
 

@@ -62,7 +62,7 @@ def letter_html(request: Request, c: dict[str, Any], kind: str) -> list[str]:
     from engine.reports.render import render_decision
 
     d = _engine_decision(request, c)
-    p = plan(d, request.app.state.suite.attributes)
+    p = plan(d, request.app.state.suite.attributes, ccg=c["patient"].get("registered_ccg"))
     head = register(request).head()
     attrs = request.app.state.suite.attributes
     asked = [h for h in c["history"] if h["action"] == "request_information"]
@@ -160,6 +160,7 @@ def pack_html(request: Request, refs: list[str], meeting: str) -> list[str]:
     out = [agenda]
     for c in cases:
         d = _engine_decision(request, c)
-        out.append(render_panel(d, plan(d, request.app.state.suite.attributes), screen(c["grounds"] or ""), "html",
+        p = plan(d, request.app.state.suite.attributes, ccg=c["patient"].get("registered_ccg"))
+        out.append(render_panel(d, p, screen(c["grounds"] or ""), "html",
                                 ref=c["ref"]).decode("utf-8"))
     return out
