@@ -116,7 +116,21 @@ def changes_from(base: tuple[Node, ...], edited: tuple[Node, ...]) -> tuple[Chan
 
 
 def default_label(policy: Policy, today: dt.date | None = None) -> str:
-    return f"draft-{(today or dt.date.today()).year}"
+    """draft-<this year>, or the first later year no version of the policy uses."""
+    taken = {v.version for v in policy.versions}
+    year = (today or dt.date.today()).year
+    while f"draft-{year}" in taken:
+        year += 1
+    return f"draft-{year}"
+
+
+def label_problem(policy: Policy, label: str) -> str | None:
+    """Why `label` cannot name a new draft of the policy, or None."""
+    try:
+        check_label(policy, label)
+    except InputError as exc:
+        return exc.problems[0].message
+    return None
 
 
 def check_label(policy: Policy, label: str) -> None:

@@ -120,6 +120,11 @@ class Suite:
         self._policies[policy.id] = (policy, lines or {}, file)
         self._resolved = {k: v for k, v in self._resolved.items() if k[0] != policy.id}
 
+    def forget(self, policy_id: str) -> None:
+        """Read a policy's file again when next asked (after a draft was saved into it)."""
+        self._policies.pop(policy_id, None)
+        self._resolved = {k: v for k, v in self._resolved.items() if k[0] != policy_id}
+
     def fork(self) -> "Suite":
         """A suite sharing what this one has loaded, whose additions (add_policy) stay its own."""
         other = Suite(self.root)
