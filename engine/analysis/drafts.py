@@ -91,8 +91,6 @@ def read_criteria(text: str) -> tuple[tuple[Node, ...], NodeLines]:
         raise InputError.of("invalid-draft", "the draft is a mapping with one key, 'criteria': a list of criteria",
                             VIEW, getattr(data, "line", None) or 1)
     model = validate(_Criteria, data, VIEW, "invalid-policy")
-    if not model.criteria:
-        raise InputError.of("invalid-draft", "a draft needs at least one criterion", VIEW, data.line)
     return model.criteria, criteria_lines(model.criteria, data["criteria"])
 
 
