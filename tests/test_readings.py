@@ -91,8 +91,9 @@ RULE = {"id": "x", "text": "Words.", "provenance": "seed", "citation": "c", "att
       {"id": "two", "meaning": "n", "rule": {"attr": "age", "op": ">", "value": 2}}], "exactly one reading"),
 ])
 def test_badly_declared_readings_are_refused_with_the_loader_message(readings, message):
-    from engine.language.model.criteria import Node  # noqa: F401
     from pydantic import BaseModel
+
+    from engine.language.model.criteria import Node  # noqa: F401
 
     class One(BaseModel):
         criteria: tuple[Node, ...]

@@ -109,7 +109,7 @@ def changes_from(base: tuple[Node, ...], edited: tuple[Node, ...]) -> tuple[Chan
             after = next((m.id for m in reversed(edited[:i]) if m.id is not None), None)
             out.append(Change(add=Add(criterion=n, after=after)))
         elif old != n:
-            out.append(Change(replace=Replace(id=n.id, with_=n)))  # type: ignore[call-arg]
+            out.append(Change(replace=Replace(id=old.id or "", with_=n)))  # type: ignore[call-arg]
     return tuple(out)
 
 
@@ -191,7 +191,7 @@ def version_yaml(v: Version) -> str:
                             "summary": v.summary}
     if v.notes:
         data["notes"] = v.notes
-    changes = []
+    changes: list[dict[str, Any]] = []
     for ch in v.changes:
         if ch.remove is not None:
             changes.append({"remove": ch.remove})

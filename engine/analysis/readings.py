@@ -13,12 +13,13 @@ same id in both versions is read the same way on both sides.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from engine.analysis.diff import DiffResult, diff
-from engine.language.model.criteria import AllOf, AnyOf, IfThen, Node, Not, Reading, encoded_reading, walk
 from engine.language.model.attributes import AttributeDictionary
+from engine.language.model.criteria import AllOf, AnyOf, IfThen, Node, Not, Reading, encoded_reading, walk
 from engine.language.resolve import ResolvedVersion, digest
 
 MAX_COMBINATIONS = 16   # readings multiply; past this the analysis says so instead of running

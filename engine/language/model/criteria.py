@@ -33,7 +33,7 @@ class Reading(BaseModel):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     meaning: str = Field(min_length=1)
-    rule: "Node | None" = None
+    rule: Node | None = None
     citation: str | None = None
 
 
@@ -155,7 +155,7 @@ class PolicyRef(_Node):
     version: str | None = None
 
 
-def _check_readings(n: "_Node") -> None:
+def _check_readings(n: _Node) -> None:
     """Readings belong to a criterion with wording; at least two, distinct ids, exactly one the
     criterion's own rule (no `rule`), and no reading inside a reading's rule."""
     rs = n.readings or ()
@@ -174,7 +174,7 @@ def _check_readings(n: "_Node") -> None:
         raise ValueError("a reading's rule cannot declare readings of its own")
 
 
-def encoded_reading(n: "_Node") -> Reading | None:
+def encoded_reading(n: _Node) -> Reading | None:
     """The reading a criterion's own rule encodes (the one decisions use), if it declares readings."""
     return next((r for r in n.readings or () if r.rule is None), None)
 

@@ -46,7 +46,9 @@ class Fields:
 
 async def read_fields(request: Request, data: Any = None) -> Fields:
     data = data if data is not None else await request.form()
-    f = Fields(**{k: str(data.get(k) or "") for k in ("yaml", "label", "summary", "purpose", "rationale")})
+    f = Fields()
+    for k in ("yaml", "label", "summary", "purpose", "rationale"):
+        setattr(f, k, str(data.get(k) or ""))
     f.cohort = str(data.get("cohort") or "synthetic")
     f.fmt = str(data.get("format") or "html")
     for key, default in (("n", 10000), ("seed", 1)):
