@@ -186,6 +186,8 @@ def test_the_paper_in_three_formats_in_the_shape_of_the_seed_papers(app):
 
 # -- saving --------------------------------------------------------------------------------------
 def test_only_a_signed_in_policy_group_member_with_the_token_may_save(app, root):
+    from engine.register.verify import verify
+
     file = root / "breast-implant-replacement/policy.yaml"
     before = file.read_text()
     text = without_c(app.state.suite)
@@ -213,6 +215,9 @@ def test_only_a_signed_in_policy_group_member_with_the_token_may_save(app, root)
     assert r.status_code == 303 and r.headers["location"].endswith("/draft-2030?saved=draft-2030")
     after = file.read_text()
     assert after.startswith(before)
+    (entry,) = app.state.register.entries(("policy.draft_saved",))
+    assert entry["actor"] == "policy_group:polly" and entry["version"] == "draft-2030"
+    assert entry["based_on"] == "2018-07-01" and verify(app.state.register).ok
     assert "Saved from the policy workbench by Polly (policy_group:polly)." in after
     r = polly.post(f"{BIR}/save", data={"csrf_token": t, "yaml": text, "label": "draft-2030"})
     assert r.status_code == 422 and "already has a version 'draft-2030'" in said(r)

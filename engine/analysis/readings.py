@@ -60,9 +60,10 @@ def declared(rv: ResolvedVersion) -> dict[str, tuple[Reading, ...]]:
 def choices(*versions: ResolvedVersion) -> list[ReadingChoice]:
     """Every combination of the readings the versions declare, the encoded one first."""
     found: dict[str, tuple[Reading, ...]] = {}
-    for rv in versions:
+    for rv in versions:  # a criterion in both versions: the union of its readings, the first's first
         for cid, rs in declared(rv).items():
-            found.setdefault(cid, rs)
+            known = {r.id for r in found.get(cid, ())}
+            found[cid] = (*found.get(cid, ()), *(r for r in rs if r.id not in known))
     if not found:
         return [ReadingChoice(())]
     ids = sorted(found)
@@ -77,16 +78,19 @@ def choices(*versions: ResolvedVersion) -> list[ReadingChoice]:
                           tuple((f"{c}:{r.id}", r.meaning) for c, r in zip(ids, combo))) for combo in combos]
 
 
-def read_as(rv: ResolvedVersion, choice: Mapping[str, str]) -> ResolvedVersion:
+def read_as(rv: ResolvedVersion, choice: Mapping[str, str], strict: bool = True) -> ResolvedVersion:
     """The version with each named criterion's rule replaced by the chosen reading's rule.
 
     The criterion keeps its id, wording, provenance and citation; the encoded reading leaves it
-    as it is. An unknown reading of a declared criterion is an InputError.
+    as it is. An unknown reading of a declared criterion is an InputError, unless not `strict`:
+    then that criterion is read as encoded (a draft that re-declared its readings differently).
     """
     def swap(n: Node) -> Node:
         if n.id in choice and n.readings:
             want = choice[n.id]  # type: ignore[index]
             r = next((x for x in n.readings if x.id == want), None)
+            if r is None and not strict:
+                return n
             if r is None:
                 from engine.errors import InputError
 
@@ -130,7 +134,7 @@ def diff_by_reading(rv_a: ResolvedVersion, rv_b: ResolvedVersion, attrs: Attribu
     out = []
     for ch in choices(rv_a, rv_b):
         picked = dict(ch.choice)
-        a, b = read_as(rv_a, picked), read_as(rv_b, picked)
+        a, b = read_as(rv_a, picked, strict=False), read_as(rv_b, picked, strict=False)
         encoded = all(_is_encoded(rv, picked) for rv in (rv_a, rv_b))
         out.append(ReadingDiff(ch, encoded, diff(a, b, attrs, method=method)))
     return out

@@ -232,6 +232,7 @@
     if (!fromYaml) yaml.value = res.yaml
     showProblems(res.problems || [])
     if (res.ok) {
+      if (criteria === null) document.getElementById('yaml-view').open = false // the structure is shown instead
       if (fromYaml || criteria === null) { criteria = res.criteria; rerender() }
       await analyse(mine)
     } else {

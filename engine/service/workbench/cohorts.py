@@ -58,6 +58,7 @@ def count(proposal: Proposal, path: Path, shown_as: str) -> None:
     attrs = d.suite.attributes
     for r in proposal.readings:
         picked = dict(r.reading.choice)
-        moves = cohort_moves(path, read_as(d.base, picked), read_as(d.rv, picked), attrs)
+        a, b = read_as(d.base, picked, strict=False), read_as(d.rv, picked, strict=False)
+        moves = cohort_moves(path, a, b, attrs)
         moves.file = shown_as
         proposal.cohort[r.reading.label] = moves

@@ -3,7 +3,7 @@ draft as a new `draft-YYYY` version of the policy file (engine.analysis.drafts).
 
 Saving needs a signed-in account (the casework pages' sign-in) with the `policy_group` role and
 the session's CSRF token; it only ever appends a new draft version, so a ratified version is never
-written. The app's suite forgets the policy afterwards, so every page and `cpe policies` see it.
+written. Each save is an audit entry (`policy.draft_saved`) in the register's chain. The app's suite forgets the policy afterwards, so every page and `cpe policies` see it.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from engine.service.workbench.editor import analysis_context, editor, read_field
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("cpe.workbench")
 SAVE_ROLES = ("policy_group",)
+DRAFT_SAVED = "policy.draft_saved"   # the audit entry in the register's chain: who saved which draft
 TYPES = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf"}
 
 
@@ -72,6 +73,11 @@ async def save(request: Request, policy_id: str, label: str) -> Response:
         return editor(request, policy_id, label, f, 422, analysis=analysis_context(proposal, problems),
                       error="Not saved: " + "; ".join(p.message for p in exc.problems))
     s.forget(policy_id)
+    from engine.service.casework.session import register
+
+    register(request).record(account.actor, DRAFT_SAVED, {"policy": policy_id, "version": draft.version.version,
+                                                          "based_on": label, "digest": draft.rv.digest,
+                                                          "file": path.name})
     log.info("workbench saved policy=%s version=%s based_on=%s by=%s file=%s", policy_id, draft.version.version,
              label, account.actor, path)
     return RedirectResponse(f"/workbench/{policy_id}/{draft.version.version}?saved={draft.version.version}",
