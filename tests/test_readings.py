@@ -125,3 +125,17 @@ def test_a_criterion_read_another_way_keeps_its_wording_and_provenance(ivf):
     swapped = read_as(a, {"childless": "patient_alone"}).criteria[-1]
     assert isinstance(swapped, Compare) and swapped.id == "childless" and swapped.text == node.text
     assert swapped.readings is None and swapped.provenance == "seed"
+
+
+def test_a_draft_that_renames_a_reading_is_analysed_under_every_reading_either_side_declares(ivf):
+    from engine.analysis import drafts
+
+    s, a, _ = ivf
+    text = drafts.criteria_yaml(a.criteria).replace("id: patient_alone", "id: patient_only")
+    d = drafts.build(s, "assisted-conception", "2018-11-01", text, label="draft-2050")
+    per = diff_by_reading(a, d.rv, s.attributes)
+    assert [r.reading.label for r in per] == ["childless:each_patient", "childless:patient_alone",
+                                              "childless:patient_only"]
+    assert per[0].result.equivalent
+    # each side read its own way: the base alone as "patient alone", the draft alone as "patient only"
+    assert not per[1].result.equivalent and not per[2].result.equivalent
