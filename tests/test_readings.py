@@ -139,3 +139,15 @@ def test_a_draft_that_renames_a_reading_is_analysed_under_every_reading_either_s
     assert per[0].result.equivalent
     # each side read its own way: the base alone as "patient alone", the draft alone as "patient only"
     assert not per[1].result.equivalent and not per[2].result.equivalent
+
+
+def test_the_policy_document_states_the_readings(ivf):
+    from engine.reports.render import render_policy
+
+    _, a, b = ivf
+    md = render_policy(a, "md").decode()
+    assert "_Reading each_patient (encoded; decisions use it):" in md
+    assert "Reading patient_alone:" in md and "Rule: patient_living_children is 0." in md
+    html = render_policy(a, "html").decode()
+    assert "This wording can be read 2 ways" in html
+    assert "Reading" not in render_policy(b, "md").decode()
