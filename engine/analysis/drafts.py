@@ -150,6 +150,7 @@ class Draft:
     criteria: tuple[Node, ...]
     lines: NodeLines = field(default_factory=dict)
     suite: Any = None
+    text: str = ""               # the YAML view it was read from (its lines are the messages' lines)
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -175,7 +176,7 @@ def build(suite: Any, policy_id: str, base_label: str, text: str, label: str | N
     fork = suite.fork()
     fork.add_policy(with_draft, VIEW, lines)
     rv = fork.resolved(policy_id, label)
-    return Draft(with_draft, base, rv, version, criteria, lines, fork)
+    return Draft(with_draft, base, rv, version, criteria, lines, fork, text)
 
 
 def _scope_problems(base: ResolvedVersion, criteria: tuple[Node, ...], lines: NodeLines) -> list[Problem]:

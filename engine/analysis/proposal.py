@@ -50,10 +50,20 @@ class Proposal:
         }
 
 
+_DONE: dict[tuple[str, str, str, str], tuple[list[ReadingDiff], list[Finding]]] = {}
+KEEP = 32  # analyses kept: the workbench asks again for the same draft when only the cohort changes
+
+
 def analyse(draft: Draft, method: str = "auto") -> Proposal:
-    suite = draft.suite
-    return Proposal(draft, diff_by_reading(draft.base, draft.rv, suite.attributes, method=method),
-                    lint_draft(draft), base_cases_on_draft(draft))
+    """The diff per reading and lint (kept by the digests of base and draft and the draft's text,
+    which lint's lines refer to), and the base's example cases run on the draft."""
+    key = (draft.base.digest, draft.rv.digest, method, draft.text)
+    if key not in _DONE:
+        if len(_DONE) >= KEEP:
+            _DONE.pop(next(iter(_DONE)))
+        _DONE[key] = (diff_by_reading(draft.base, draft.rv, draft.suite.attributes, method=method), lint_draft(draft))
+    readings, lint = _DONE[key]
+    return Proposal(draft, list(readings), list(lint), base_cases_on_draft(draft))
 
 
 def lint_draft(draft: Draft) -> list[Finding]:
