@@ -153,6 +153,13 @@ def test_the_ivf_change_per_reading_with_cohort_counts_on_an_uploaded_file(app, 
     direct = cohort_moves(csv, read_as(a, {"childless": "patient_alone"}), b, s.attributes).to_json()
     assert alone["cohort"]["moves"] == direct["moves"] and alone["cohort"]["changed"] == direct["changed"] > 0
 
+    pq = tmp_path / "patients.parquet"
+    write(generate(s.attributes, 2000, 7), pq)
+    as_parquet = c.post("/workbench/assisted-conception/2018-11-01/analyse?fragment=1", data=data,
+                        files={"cohort_file": ("patients.parquet", pq.read_bytes(), "application/octet-stream")}).json()
+    assert [r["cohort"]["moves"] for r in as_parquet["analysis"]["readings"]] == \
+        [r["cohort"]["moves"] for r in got["analysis"]["readings"]]
+
     bad = tmp_path / "bad.csv"
     bad.write_text("id,shoe_size\n1,9\n")
     refused = c.post("/workbench/assisted-conception/2018-11-01/analyse?fragment=1", data=data,
