@@ -104,7 +104,8 @@ def _problem(p: Problem) -> dict[str, Any]:
 
 
 def editor(request: Request, policy_id: str, label: str, f: Fields, status: int = 200,
-           analysis: dict[str, Any] | None = None, notice: str = "", error: str = "") -> HTMLResponse:
+           analysis: dict[str, Any] | None = None, notice: str = "", error: str = "",
+           start: str = "") -> HTMLResponse:
     from engine.service.casework.session import csrf_token, current
     from engine.service.pages import page
 
@@ -117,7 +118,7 @@ def editor(request: Request, policy_id: str, label: str, f: Fields, status: int 
                 policy=policy, base=base, f=f, analysis=analysis or analysis_context(None, []),
                 label_default=drafts.default_label(policy), account=current(request), csrf=csrf_token(request),
                 dictionary=dictionary, policy_ids=s.ids(), notice=notice, error=error,
-                versions=[v.version for v in policy.versions])
+                versions=[v.version for v in policy.versions], start=start or label)
 
 
 @router.get("/workbench", response_class=HTMLResponse)
@@ -142,7 +143,7 @@ def editor_page(request: Request, policy_id: str, label: str, start: str = "", s
                     section="workbench")
     f = Fields(yaml=drafts.criteria_yaml(source.criteria), label=drafts.default_label(s.policy(policy_id)))
     notice = f"Saved {saved} in {s.path_of(policy_id).name}: `cpe policies` lists it." if saved else ""
-    return editor(request, policy_id, label, f, notice=notice)
+    return editor(request, policy_id, label, f, notice=notice, start=start)
 
 
 @router.post("/workbench/{policy_id}/{label}/analyse", response_class=HTMLResponse)
