@@ -12,11 +12,13 @@ written or changed here, and a label already in the file is refused.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -209,11 +211,34 @@ def version_yaml(v: Version) -> str:
 
 
 def save(suite: Any, draft: Draft, path: Path | None = None) -> Path:
-    """Append the draft to its policy file; the file is rewritten only if it reads back as the draft."""
+    """Append the draft to its policy file; the file is rewritten only if it reads back as the draft.
+
+    Saves of one file are serialised (a lock file in the temporary folder), and the file is read
+    afresh under the lock, so two saves at once cannot lose either draft or reuse a label.
+    """
+    path = Path(path or suite.path_of(draft.policy.id))
+    with _locked(path):
+        return _save(draft, path)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+    import hashlib
+    import tempfile
+
+    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"cpe-draft-{name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _save(draft: Draft, path: Path) -> Path:
     from engine.language.load import load_policy_file
 
-    pid = draft.policy.id
-    path = Path(path or suite.path_of(pid))
     text = read_text(path)
     data = parse_yaml(text, str(path))
     if not isinstance(data, LDict) or list(data)[-1:] != ["versions"]:
