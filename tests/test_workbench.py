@@ -182,6 +182,10 @@ def test_the_paper_in_three_formats_in_the_shape_of_the_seed_papers(app):
     assert "| childless (reworded) | _The patient/s have no living" in text
     assert "### Reading: childless:each_patient (the reading the policy encodes)" in text
     assert "### Reading: childless:patient_alone" in text and "Proved equivalent" in text
+    counted = c.post("/workbench/assisted-conception/2018-11-01/paper",
+                     data={**data, "format": "md", "cohort": "synthetic", "n": "500", "seed": "3"}).text
+    assert "## 5. Cohort impact" in counted and "## 6. What the engine proved" in counted
+    assert "**Reading childless:patient_alone.** synthetic cohort (500 patients, seed 3): 500 patients" in counted
     html = c.post("/workbench/assisted-conception/2018-11-01/paper", data={**data, "format": "html"})
     assert "<script" not in html.text and "default-src 'none'" in html.headers["content-security-policy"]
     assert html.headers["content-disposition"].startswith("attachment")
