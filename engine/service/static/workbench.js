@@ -236,7 +236,7 @@
       if (fromYaml || criteria === null) { criteria = res.criteria; rerender() }
       await analyse(mine)
     } else {
-      analysis.dataset.state = 'invalid'
+      analysis.dataset.state = 'invalid' // the analysis shown is of the last valid draft: dimmed (workbench.css)
     }
   }
 
