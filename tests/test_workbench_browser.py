@@ -154,6 +154,7 @@ def test_removing_criterion_c_shows_the_2020_diff_exports_the_paper_and_saves_a_
     versions = {v["version"]: v["status"] for p in listed if p["id"] == "breast-implant-replacement"
                 for v in p["versions"]}
     assert versions == {"2018-07-01": "ratified", "2020-03-05": "ratified", "draft-2031": "draft"}
+    assert "    draft-2031   draft     not in force" in cpe("policies", "--policies", str(root))
     assert "NOT equivalent" in cpe("diff", "breast-implant-replacement", "--from", "2018-07-01", "--to", "draft-2031",
                                    "--policies", str(root))
     # the draft is equivalent to the ratified 2020 version
