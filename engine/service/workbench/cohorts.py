@@ -39,7 +39,7 @@ def synthetic(attrs: Any, n: int, seed: int) -> Path:
 
 
 def uploaded(name: str, data: bytes) -> Path:
-    """An uploaded cohort kept under its own random name, with its suffix (CSV or Parquet)."""
+    """An uploaded cohort under a random name with its suffix (CSV or Parquet), for the caller to count and delete."""
     suffix = Path(name or "").suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError.of("bad-cohort", f"{name or 'the upload'}: a cohort must be a .csv or .parquet file")

@@ -82,7 +82,11 @@ def run(suite: Suite, policy_id: str, label: str, f: Fields) -> tuple[Proposal |
             cohorts.count(proposal, path, f"synthetic cohort ({f.n:,} patients, seed {f.seed})")
             proposal.cohort_note = cohorts.SYNTHETIC_NOTE
         elif f.cohort == "upload" and f.upload:
-            cohorts.count(proposal, cohorts.uploaded(f.upload_name, f.upload), f.upload_name)
+            kept = cohorts.uploaded(f.upload_name, f.upload)
+            try:
+                cohorts.count(proposal, kept, f.upload_name)
+            finally:
+                kept.unlink(missing_ok=True)  # an upload is counted, never kept
     except InputError as exc:
         return proposal, [Problem("bad-cohort", p.message, p.location, p.hint) for p in exc.problems]
     return proposal, []
