@@ -5,6 +5,7 @@ cases that the draft now decides differently. Cohort counts are added by the cal
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ class Proposal:
 
 
 _DONE: dict[tuple[str, str, str, str], tuple[list[ReadingDiff], list[Finding]]] = {}
+_LOCK = threading.Lock()
 KEEP = 32  # analyses kept: the workbench asks again for the same draft when only the cohort changes
 
 
@@ -58,11 +60,14 @@ def analyse(draft: Draft, method: str = "auto") -> Proposal:
     """The diff per reading and lint (kept by the digests of base and draft and the draft's text,
     which lint's lines refer to), and the base's example cases run on the draft."""
     key = (draft.base.digest, draft.rv.digest, method, draft.text)
-    if key not in _DONE:
-        if len(_DONE) >= KEEP:
-            _DONE.pop(next(iter(_DONE)))
-        _DONE[key] = (diff_by_reading(draft.base, draft.rv, draft.suite.attributes, method=method), lint_draft(draft))
-    readings, lint = _DONE[key]
+    done = _DONE.get(key)
+    if done is None:
+        done = (diff_by_reading(draft.base, draft.rv, draft.suite.attributes, method=method), lint_draft(draft))
+        with _LOCK:
+            while len(_DONE) >= KEEP:
+                _DONE.pop(next(iter(_DONE)))
+            _DONE[key] = done
+    readings, lint = done
     return Proposal(draft, list(readings), list(lint), base_cases_on_draft(draft))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from engine.analysis import drafts
 from engine.analysis.proposal import Proposal, analyse
@@ -155,7 +156,7 @@ async def analyse_page(request: Request, policy_id: str, label: str, fragment: i
     f = await read_fields(request)
     s = suite_of(request)
     s.resolved(policy_id, label)  # an unknown policy or version: the service's 404/422
-    proposal, problems = run(s, policy_id, label, f)
+    proposal, problems = await run_in_threadpool(run, s, policy_id, label, f)  # CPU work off the event loop
     ctx = analysis_context(proposal, problems)
     if fragment:
         from engine.service.pages import environment
@@ -177,7 +178,7 @@ async def check(request: Request, policy_id: str, label: str) -> JSONResponse:
     s = suite_of(request)
     text = drafts.json_to_yaml(body["criteria"]) if "criteria" in body else str(body["yaml"])
     try:
-        d = drafts.build(s, policy_id, label, text)
+        d = await run_in_threadpool(drafts.build, s, policy_id, label, text)
     except InputError as exc:
         return JSONResponse({"ok": False, "problems": [_problem(p) for p in exc.problems], "yaml": text})
     return JSONResponse({"ok": True, "problems": [], "yaml": text, "draft": d.version.version,

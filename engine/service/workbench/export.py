@@ -11,6 +11,7 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from engine.analysis import drafts
 from engine.errors import InputError
@@ -32,14 +33,14 @@ async def paper(request: Request, policy_id: str, label: str) -> Response:
         raise InputError.of("bad-option", f"format {f.fmt!r}: use html, md or pdf")
     s = suite_of(request)
     s.resolved(policy_id, label)
-    proposal, problems = run(s, policy_id, label, f)
+    proposal, problems = await run_in_threadpool(run, s, policy_id, label, f)
     if proposal is None or problems:
         return editor(request, policy_id, label, f, 422, analysis=analysis_context(proposal, problems),
                       error="The paper cannot be written until the draft is valid: see the problems below.")
     from engine.service.casework.session import current
 
     account = current(request)
-    body = render_paper(proposal, f.fmt, purpose=f.purpose.strip() or None,  # type: ignore[arg-type]
+    body = await run_in_threadpool(render_paper, proposal, f.fmt, purpose=f.purpose.strip() or None,  # type: ignore[arg-type]
                         rationale=f.rationale.strip() or None, author=account.full_name if account else None)
     name = f"{policy_id}-{proposal.draft.version.version}-paper.{f.fmt}"
     # a self-contained document (inline styles, no script), offered as a download
