@@ -205,3 +205,25 @@ def test_the_2018_childlessness_wording_reworded_as_in_2020_under_both_readings(
     assert serious(page) == []
     assert console == []
     context.close()
+
+
+def test_a_reading_declared_in_the_structure_editor_is_analysed(browser, workbench):
+    base, _ = workbench
+    context, page, console = signed_in(browser, base, "polly", "/workbench/assisted-conception/2020-03-05")
+    page.locator("fieldset.wb-criterion[data-id='childless']").wait_for()
+    analysed(page)
+    assert page.locator(".wb-reading").count() == 1  # the 2020 wording declares no readings
+    page.click("[data-add-reading='childless']")
+    reading = page.locator(".wb-reading-edit[data-reading='reading_2']")
+    reading.locator(".wb-rule select").first.select_option("compare")  # the rule under this reading
+    reading.locator(".wb-rule select").nth(1).select_option("patient_living_children")  # = 0
+    page.wait_for_function("() => document.querySelectorAll('#analysis[data-state=\"done\"] .wb-reading').length === 2",
+                           timeout=60_000)
+    assert page.locator(".wb-reading[data-reading='childless:as_encoded']").get_attribute("data-equivalent") == "true"
+    other = page.locator(".wb-reading[data-reading='childless:reading_2']")
+    assert other.get_attribute("data-equivalent") == "false"
+    assert ("not_eligible", "eligible") in [(c["from"], c["to"]) for c in shown_changes(other)]
+    assert "readings:" in page.input_value("#yaml") and "rule: {attr: patient_living_children" in page.input_value("#yaml")
+    assert serious(page) == []
+    assert console == []
+    context.close()

@@ -173,17 +173,43 @@
     return input
   }
 
+  function logicOf (n) {
+    const out = {}
+    for (const k of LOGIC) if (k in n) out[k] = JSON.parse(JSON.stringify(n[k]))
+    return out
+  }
+
   function readingsBox (n) {
     const box = el('div', { className: 'wb-readings', 'data-readings': n.id },
-      el('p', { textContent: `This wording has ${n.readings.length} readings; the analysis shows the change under each.` }))
-    const list = el('ul')
-    for (const r of n.readings) {
-      list.append(el('li', { textContent: `${r.id}${r.rule ? '' : ' (encoded by the rule below)'}: ${r.meaning}` }))
-    }
-    box.append(list, button('Remove the readings (the new wording is not ambiguous)', () => {
+      el('p', { textContent: `This wording can be read ${n.readings.length} ways; the analysis shows the change under each.` }))
+    n.readings.forEach((r, i) => {
+      const item = el('div', { className: 'wb-reading-edit', 'data-reading': r.id })
+      item.append(row('Reading id', textInput(r, 'id')), row('Meaning', textInput(r, 'meaning', true)))
+      if (r.rule) {
+        item.append(el('p', { className: 'wb-small', textContent: 'The rule under this reading:' }), ruleEditor(r.rule, 1))
+        item.append(button(`Remove reading ${r.id}`, () => {
+          n.readings.splice(i, 1)
+          if (n.readings.length < 2) delete n.readings
+          rerender(); changed()
+        }, { className: 'wb-button wb-button--danger', 'data-remove-reading': r.id }))
+      } else {
+        item.append(el('p', { className: 'wb-small', textContent: 'The rule below encodes this reading (decisions use it).' }))
+      }
+      box.append(item)
+    })
+    box.append(button('Add another reading', () => { addReading(n); rerender(); changed() },
+      { className: 'wb-button', 'data-add-reading': n.id }))
+    box.append(button('Remove the readings (the new wording is not ambiguous)', () => {
       delete n.readings; rerender(); changed()
     }, { className: 'wb-button', 'data-remove-readings': n.id }))
     return box
+  }
+
+  function addReading (n) {
+    if (!n.readings) n.readings = [{ id: 'as_encoded', meaning: 'The wording as the rule below encodes it.' }]
+    let k = n.readings.length + 1
+    while (n.readings.some(r => r.id === `reading_${k}`)) k++
+    n.readings.push({ id: `reading_${k}`, meaning: 'Another reading of the wording.', rule: logicOf(n) })
   }
 
   function criterionEditor (n, i) {
@@ -194,6 +220,10 @@
       ['comparator', 'comparator (stand-in)']], n.provenance || 'seed', v => { n.provenance = v; changed() })))
     box.append(row('Citation', textInput(n, 'citation')))
     if (n.readings) box.append(readingsBox(n))
+    else {
+      box.append(button('Declare another reading of this wording', () => { addReading(n); rerender(); changed() },
+        { className: 'wb-button', 'data-add-reading': n.id || '' }))
+    }
     box.append(ruleEditor(n, 0))
     box.append(button(`Remove criterion ${n.id || ''}`, () => { criteria.splice(i, 1); rerender(); changed() },
       { className: 'wb-button wb-button--danger', 'data-remove': n.id || '' }))
