@@ -151,3 +151,19 @@ def test_the_policy_document_states_the_readings(ivf):
     html = render_policy(a, "html").decode()
     assert "This wording can be read 2 ways" in html
     assert "Reading" not in render_policy(b, "md").decode()
+
+
+def test_cpe_report_paper_sets_out_the_2020_change_under_each_reading(tmp_path):
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    out = tmp_path / "paper.md"
+    r = CliRunner().invoke(app, ["report", "paper", "assisted-conception", "--from", "2018-11-01",
+                                 "--to", "2020-03-05", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    md = out.read_text()
+    assert "- **Proposed version:** 2020-03-05 (ratified, based on 2018-11-01)" in md
+    assert "### Reading: childless:each_patient (the reading the policy encodes)" in md
+    assert "**No patient gets a different outcome: the amendment does not change access.**" in md
+    assert "**The amendment changes access: 3 kinds of patient get a different outcome.**" in md

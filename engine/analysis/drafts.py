@@ -181,6 +181,14 @@ def build(suite: Any, policy_id: str, base_label: str, text: str, label: str | N
     return Draft(with_draft, base, rv, version, criteria, lines, fork, text)
 
 
+def existing(suite: Any, policy_id: str, base_label: str, label: str) -> Draft:
+    """A version already in the file (a saved draft, or a later ratified version) seen as a draft of
+    `base_label`: what `cpe report paper` writes the committee paper for."""
+    rv = suite.resolved(policy_id, label)
+    return Draft(suite.policy(policy_id), suite.resolved(policy_id, base_label), rv, rv.version, rv.criteria,
+                 {}, suite, "")
+
+
 def _scope_problems(base: ResolvedVersion, criteria: tuple[Node, ...], lines: NodeLines) -> list[Problem]:
     """A criterion id the base uses for a scope criterion cannot be reused for a criterion."""
     scope_ids = {n.id for n in base.scope_criteria}
