@@ -2,7 +2,8 @@
 
 These are errors (the policy cannot be evaluated as written): unknown attribute names,
 values of the wrong type or not in an enum, duplicate criterion ids, criteria without
-provenance; the rules of a criterion's alternative readings are checked the same way. Softer findings (thresholds outside a range, dead criteria) live in lint.
+provenance; the rules of a criterion's alternative readings are checked the same way. Softer
+findings (thresholds outside a range, dead criteria) live in lint.
 """
 from __future__ import annotations
 
