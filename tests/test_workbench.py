@@ -263,3 +263,15 @@ def test_a_draft_may_be_based_on_a_draft_and_picks_a_free_label(root):
     d = drafts.build(s, "hip-arthroscopy", "draft-2025", view(s, "hip-arthroscopy", "draft-2025")
                      .replace("- id: d", "- id: d2"), label="draft-2041")
     assert d.version.based_on == "draft-2025" and any(ch.remove == "d" for ch in d.changes)
+
+
+def test_lint_findings_of_the_draft_are_shown_with_their_line(app):
+    c = client(app)
+    text = view(app.state.suite, "assisted-conception", "2018-11-01").replace("max: 42", "max: 200")
+    got = c.post("/workbench/assisted-conception/2018-11-01/analyse?fragment=1",
+                 data={"yaml": text, "cohort": "none"}).json()
+    lint = got["analysis"]["lint"]
+    assert [f["code"] for f in lint] == ["threshold-out-of-range"]
+    assert "age between 18 and 200 (inclusive): 200 is outside the attribute's range" in lint[0]["message"]
+    assert lint[0]["line"] == text.splitlines().index("  min: 18") + 1  # the YAML view's line
+    assert 'class="wb-lint" data-level="error"' in got["html"]

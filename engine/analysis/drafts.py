@@ -67,6 +67,8 @@ def _shape(v: Any, top: bool = False) -> Any:
         return _Flow(out) if ("attr" in v and "id" not in v and not top) else out
     if isinstance(v, list):
         return [_shape(x) for x in v]
+    if isinstance(v, float) and v.is_integer():
+        return int(v)  # `min: 18`, as written, not 18.0 (the model reads it back as the same number)
     return v
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.analysis.drafts import Draft
 from engine.analysis.examples import ExampleRun, load_cases, run_case
-from engine.analysis.lint import RULE_CHECKS, Ctx, Finding
+from engine.analysis.lint import RULE_CHECKS, Ctx, Finding, thresholds_out_of_range
 from engine.analysis.moves import CohortMoves
 from engine.analysis.readings import ReadingDiff, diff_by_reading
 from engine.errors import InputError, Location
@@ -72,11 +72,13 @@ def analyse(draft: Draft, method: str = "auto") -> Proposal:
 
 
 def lint_draft(draft: Draft) -> list[Finding]:
-    """The rule checks of `cpe lint` (never met, contradictions, dead criteria) on the draft."""
+    """`cpe lint`'s checks of the draft: thresholds outside an attribute's range in what it changes,
+    and the rule checks (never met, contradictions, criteria that never change an outcome)."""
     from engine.analysis.drafts import VIEW
 
     ctx = Ctx(draft.suite, draft.policy, VIEW, draft.lines)
-    return [f for check in RULE_CHECKS for f in check(ctx, draft.rv)]
+    only = Ctx(draft.suite, draft.policy.model_copy(update={"versions": (draft.version,)}), VIEW, draft.lines)
+    return thresholds_out_of_range(only) + [f for check in RULE_CHECKS for f in check(ctx, draft.rv)]
 
 
 def base_cases_on_draft(draft: Draft) -> list[ExampleRun]:
