@@ -186,7 +186,7 @@ def test_the_2018_childlessness_wording_reworded_as_in_2020_under_both_readings(
     criterion.wait_for()
     analysed(page)
     assert page.locator(".wb-reading").count() == 2  # the 2018 wording declares two readings
-    criterion.locator("textarea").fill(TEXT_2020)  # the 2020 wording; the rule stays as encoded
+    criterion.locator("textarea[data-field='text']").fill(TEXT_2020)  # the 2020 wording; the rule stays as encoded
     page.click("[data-remove-readings='childless']")  # the new words are not ambiguous
     page.wait_for_function("() => document.querySelectorAll('#analysis[data-state=\"done\"] .wb-change').length === 3",
                            timeout=60_000)

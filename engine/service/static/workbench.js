@@ -163,8 +163,8 @@
 
   function textInput (n, key, multiline) {
     const input = multiline
-      ? el('textarea', { className: 'nhsuk-textarea', value: n[key] || '', rows: 2 })
-      : el('input', { type: 'text', className: 'nhsuk-input', value: n[key] || '', spellcheck: key !== 'id' })
+      ? el('textarea', { className: 'nhsuk-textarea', value: n[key] || '', rows: 2, 'data-field': key })
+      : el('input', { type: 'text', className: 'nhsuk-input', value: n[key] || '', spellcheck: key !== 'id', 'data-field': key })
     input.addEventListener('input', () => {
       if (input.value === '' && key !== 'text') delete n[key]
       else n[key] = input.value
