@@ -93,6 +93,14 @@ INPUT: dict[str, str] = {
     "locked-out": "sign-in refused after repeated failures",
     "unauthorised": "no valid bearer token (HTTP 401)",
     "forbidden": "the token's role may not do this (HTTP 403)",
+    # the policy workbench (drafts and readings)
+    "bad-label": "a draft's label that is not draft-YYYY",
+    "label-taken": "a draft label the policy already uses",
+    "invalid-draft": "a workbench draft that does not read as criteria",
+    "empty-draft": "a draft that changes nothing",
+    "cannot-save": "a draft that cannot be written into its policy file (it would not read back as itself)",
+    "too-many-readings": "more readings of one change than the analysis takes",
+    "unknown-reading": "a reading id the criterion does not declare",
     # CDS Hooks
     "bad-cds-request": "a CDS Hooks request that cannot be used (HTTP 400)",
     "unknown-service": "no CDS service with that id (HTTP 404)",

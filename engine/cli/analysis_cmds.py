@@ -38,6 +38,8 @@ def diff_cmd(
     cohort: Optional[Path] = typer.Option(None, "--cohort", help="CSV or Parquet of patients (columns are "
                                                                  "attributes, blank is unknown): count who moves"),
     method: str = typer.Option("auto", "--method", help="auto (partition, or z3 when too large), partition or z3"),
+    by_reading: bool = typer.Option(False, "--by-reading", help="the diff under every reading the versions' "
+                                                                "criteria declare (text or json)"),
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Compare two versions exactly: every kind of patient whose outcome changes, with an example.
@@ -68,6 +70,9 @@ def diff_cmd(
         attrs = s.attributes
     if method not in ("auto", "partition", "z3"):
         raise InputError.of("bad-option", f"--method {method!r}: use auto, partition or z3")
+    if by_reading:
+        _diff_by_reading(rv_a, rv_b, attrs, method, fmt, out)
+        return
     result = diff(rv_a, rv_b, attrs, method=method)
     if rv_a.id != rv_b.id:
         result.notes.append(f"the two files are different policies: {rv_a.id} and {rv_b.id}")
@@ -92,6 +97,29 @@ def diff_cmd(
             _emit_text("\n".join(t for _, t in diff_lines(result, moves)) + "\n", out)
         else:
             print_lines(diff_lines(result, moves))
+
+
+def _diff_by_reading(rv_a: Any, rv_b: Any, attrs: Any, method: str, fmt: DiffFormat, out: Optional[Path]) -> None:
+    """`cpe diff --by-reading`: one diff per combination of readings, the encoded one first."""
+    from engine.analysis.readings import diff_by_reading
+    from engine.errors import InputError
+    from engine.reports.diff import diff_lines
+
+    if fmt == DiffFormat.html:
+        raise InputError.of("bad-option", "--by-reading gives text or json; the workbench shows readings in HTML")
+    per = diff_by_reading(rv_a, rv_b, attrs, method=method)
+    if fmt == DiffFormat.json:
+        _emit_json({"policy": rv_a.id, "from": rv_a.label, "to": rv_b.label,
+                    "readings": [r.to_json() for r in per]}, out)
+        return
+    lines: list[tuple[str, str]] = []
+    for r in per:
+        lines += [("bold", f"Reading {r.reading.label}" + (" (encoded)" if r.encoded else "")),
+                  *[("dim", f"  {k}: {m}") for k, m in r.reading.meanings], *diff_lines(r.result), ("", "")]
+    if out is not None:
+        _emit_text("\n".join(t for _, t in lines), out)
+    else:
+        print_lines(lines)
 
 
 def _emit_json(data: object, out: Optional[Path]) -> None:

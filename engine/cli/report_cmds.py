@@ -156,6 +156,40 @@ def report_policy(
     _write(render_policy(rv, kind, ifr=_ifr(s)), kind, out)  # type: ignore[arg-type]
 
 
+@report_app.command("paper")
+def paper_cmd(
+    policy_id: str = typer.Argument(..., help="policy id, e.g. breast-implant-replacement"),
+    from_: str = typer.Option(..., "--from", help="the existing version (the base)"),
+    to: str = typer.Option(..., "--to", help="the proposed version (e.g. a draft saved from the workbench)"),
+    cohort: Optional[Path] = typer.Option(None, "--cohort", help="CSV or Parquet of patients: count who moves"),
+    purpose: Optional[str] = typer.Option(None, "--purpose", help="the purpose paragraph (default: a standard one)"),
+    rationale: Optional[str] = typer.Option(None, "--rationale", help="the rationale for the amendment"),
+    fmt: Optional[ReportFormat] = ReportFormatOpt,
+    out: Optional[str] = OutOpt,
+    policies: Optional[Path] = PoliciesOpt,
+) -> None:
+    """The committee paper for a change from one version to another, as the workbench exports it:
+    purpose, the wording side by side, what changes for whom (under each reading), cohort impact,
+    what the engine proved."""
+    from engine.analysis.drafts import existing
+    from engine.analysis.proposal import analyse
+    from engine.reports.paper import render_paper
+
+    s = suite(policies)
+    proposal = analyse(existing(s, policy_id, from_, to))
+    if cohort is not None:
+        from engine.analysis.readings import read_as
+        from engine.cohort.diff_counts import cohort_moves
+
+        for r in proposal.readings:
+            picked = dict(r.reading.choice)
+            proposal.cohort[r.reading.label] = cohort_moves(cohort, read_as(proposal.draft.base, picked, strict=False),
+                                                            read_as(proposal.draft.rv, picked, strict=False),
+                                                            s.attributes)
+    kind = _format(fmt, out)
+    _write(render_paper(proposal, kind, purpose=purpose, rationale=rationale), kind, out)  # type: ignore[arg-type]
+
+
 @report_app.command("formulary")
 def report_formulary(
     formulary: Optional[str] = typer.Option(None, "--formulary", envvar="CPE_FORMULARY",

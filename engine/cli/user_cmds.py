@@ -30,7 +30,7 @@ def _actor() -> str:
 @user_app.command("add")
 def user_add(
     username: str = typer.Argument(..., help="the sign-in name, e.g. a.patel"),
-    role: str = typer.Option(..., "--role", "-r", help="ifr_officer, panel, admin or read_only"),
+    role: str = typer.Option(..., "--role", "-r", help="ifr_officer, panel, admin, policy_group or read_only"),
     full_name: str = typer.Option(None, "--name", help="the person's name, shown on the pages"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from standard input"),
 ) -> None:

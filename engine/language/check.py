@@ -2,7 +2,8 @@
 
 These are errors (the policy cannot be evaluated as written): unknown attribute names,
 values of the wrong type or not in an enum, duplicate criterion ids, criteria without
-provenance. Softer findings (thresholds outside a range, dead criteria) live in lint.
+provenance; the rules of a criterion's alternative readings are checked the same way. Softer
+findings (thresholds outside a range, dead criteria) live in lint.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Callable
 
 from engine.errors import Location, Problem, did_you_mean
 from engine.language.model.attributes import Attribute, AttributeDictionary
-from engine.language.model.criteria import Compare, Node
+from engine.language.model.criteria import Compare, Node, walk
 
 
 def value_fits(attr: Attribute, value: Any) -> str | None:
@@ -78,6 +79,11 @@ def check_version(nodes: tuple[Node, ...], attrs: AttributeDictionary, file: str
             problems.extend(_compare_problems(n, attrs, where, lambda *keys: at(n, *keys)))
         for c in n.children():
             visit(c, provenance, citation)
+        for r in n.readings or ():  # each reading's rule is checked as the criterion's own is
+            for c in walk(r.rule) if r.rule is not None else ():
+                if isinstance(c, Compare):
+                    problems.extend(_compare_problems(c, attrs, f"{where} (criterion {n.id}, reading {r.id})",
+                                                      lambda *keys: at(n, "readings")))
 
     for top in nodes:
         if top.id is None:

@@ -116,6 +116,23 @@ class Suite:
         self._resolved = {k: v for k, v in self._resolved.items() if k[0] != policy.id}
         return policy
 
+    def add_policy(self, policy: Policy, file: str) -> None:
+        """A policy held in memory (e.g. with a draft being edited); it shadows the file, as add_file does."""
+        self._policies[policy.id] = (policy, file)
+        self._resolved = {k: v for k, v in self._resolved.items() if k[0] != policy.id}
+
+    def forget(self, policy_id: str) -> None:
+        """Read a policy's file again when next asked (after a draft was saved into it)."""
+        self._policies.pop(policy_id, None)
+        self._resolved = {k: v for k, v in self._resolved.items() if k[0] != policy_id}
+
+    def fork(self) -> "Suite":
+        """A suite sharing what this one has loaded, whose additions (add_policy) stay its own."""
+        other = Suite(self.root)
+        other.__dict__.update({k: v for k, v in self.__dict__.items() if k == "attributes"})
+        other._policies, other._resolved, other._extra = dict(self._policies), dict(self._resolved), dict(self._extra)
+        return other
+
     def policy(self, policy_id: str) -> Policy:
         if policy_id not in self._policies:
             check_policy_id(policy_id)

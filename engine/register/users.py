@@ -2,7 +2,8 @@
 
 The API keeps its bearer tokens (engine.register.auth); these accounts are for people signing
 in to the pages. Roles: `ifr_officer` records and screens requests and sends letters; `panel`
-records panel decisions; `admin` verifies the register; `read_only` reads. Every change to an
+records panel decisions; `admin` verifies the register; `policy_group` (the policy development
+group) saves draft policy versions from the workbench; `read_only` reads. Every change to an
 account, every sign-in and every refused sign-in is an audit entry in the register's chain
 (written by Register.record), and the lock-out after repeated failures is counted from those
 entries, so there is no counter to reset behind the chain's back.
@@ -25,11 +26,11 @@ from engine.settings import setting
 if TYPE_CHECKING:
     from engine.register.store import Register
 
-ROLES = ("ifr_officer", "panel", "admin", "read_only")
+ROLES = ("ifr_officer", "panel", "admin", "policy_group", "read_only")
 ROLE_WORDS = {"ifr_officer": "IFR officer", "panel": "Panel member", "admin": "Administrator",
-              "read_only": "Read-only"}
+              "policy_group": "Policy group member", "read_only": "Read-only"}
 ROLE_NOUNS = {"ifr_officer": "an IFR officer", "panel": "a panel member", "admin": "an administrator",
-              "read_only": "a read-only user"}
+              "policy_group": "a policy group member", "read_only": "a read-only user"}
 MIN_PASSWORD = 12
 SIGNED_IN, REFUSED, LOCKED = "user.signed_in", "user.sign_in_refused", "user.locked_out"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")

@@ -185,6 +185,9 @@ def _numbered(nodes: Iterable[Node], prefix: str = "") -> list[dict[str, Any]]:
         kids = [k for k in n.children()]
         out.append({"number": number, "id": n.id, "text": n.text, "rule": node_text(n),
                     "provenance": n.provenance, "citation": n.citation, "note": n.note,
+                    "readings": [{"id": r.id, "meaning": r.meaning, "citation": r.citation,
+                                  "rule": node_text(r.rule) if r.rule is not None else None}
+                                 for r in n.readings or ()],
                     "children": _numbered(kids, number + ".") if any(_has_id(k) for k in kids) else []})
     return out
 

@@ -56,6 +56,9 @@ def create_app(policies: Path | None = None) -> FastAPI:
     from engine.service.casework import install as install_casework
 
     install_casework(app)
+    from engine.service.workbench import install as install_workbench
+
+    install_workbench(app)
     app.include_router(pages.router)
     app.mount("/assets", StaticFiles(directory=HERE / "static"), name="assets")
     app.add_api_route("/docs", lambda: pages.page("api_docs.html", title=app.title), include_in_schema=False)

@@ -2,12 +2,17 @@
 
 Every node may be a *criterion* (it has an `id` and the policy's own `text`); a criterion
 says where its wording comes from (`provenance`, `citation`), inherited by its children.
+
+A criterion whose wording can be read more than one way may declare its `readings`: each has an
+`id`, what it takes the words to mean (`meaning`) and, except for the one reading the criterion's
+own rule encodes (the reading the engine decides by), the `rule` that reading gives. Readings
+never change a decision; `engine.analysis.readings` diffs and counts a change under each.
 """
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from engine.language.model.values import Number
 from engine.language.span import Spanned
@@ -21,6 +26,18 @@ OP_WORDS = {"=": "is", "!=": "is not", "<": "under", "<=": "at most", ">": "over
             ">=": "at least", "in": "one of", "between": "between"}
 
 
+class Reading(BaseModel):
+    """One way to read a criterion's wording: what it means, and the rule it gives (none: the
+    criterion's own rule, which is the reading encoded)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    meaning: str = Field(min_length=1)
+    rule: Node | None = None
+    citation: str | None = None
+
+
 class _Node(Spanned):  # a node remembers where it was written: .span, .at(key)
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
@@ -29,11 +46,14 @@ class _Node(Spanned):  # a node remembers where it was written: .span, .at(key)
     provenance: Provenance | None = None
     citation: str | None = None
     note: str | None = None
+    readings: tuple[Reading, ...] | None = None
 
     @model_validator(mode="after")
     def _criterion_fields(self) -> "_Node":
         if self.text is not None and self.id is None:
             raise ValueError("a criterion with 'text' needs an 'id'")
+        if self.readings is not None:
+            _check_readings(self)
         return self
 
     def children(self) -> tuple["Node", ...]:
@@ -134,6 +154,30 @@ class PolicyRef(_Node):
     kind: Literal["policy"] = Field("policy", exclude=True)
     policy: str
     version: str | None = None
+
+
+def _check_readings(n: _Node) -> None:
+    """Readings belong to a criterion with wording; at least two, distinct ids, exactly one the
+    criterion's own rule (no `rule`), and no reading inside a reading's rule."""
+    rs = n.readings or ()
+    if n.id is None or n.text is None:
+        raise ValueError("'readings' belong to a criterion with an 'id' and 'text' (the wording they read)")
+    if len(rs) < 2:
+        raise ValueError("'readings' needs at least two readings of the wording")
+    ids = [r.id for r in rs]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"reading ids must differ: {', '.join(ids)}")
+    own = [r.id for r in rs if r.rule is None]
+    if len(own) != 1:
+        raise ValueError("exactly one reading has no 'rule': the one the criterion's own rule encodes"
+                         + (f" (now: {', '.join(own)})" if own else ""))
+    if any(r.rule is not None and any(x.readings for x in walk(r.rule)) for r in rs):
+        raise ValueError("a reading's rule cannot declare readings of its own")
+
+
+def encoded_reading(n: _Node) -> Reading | None:
+    """The reading a criterion's own rule encodes (the one decisions use), if it declares readings."""
+    return next((r for r in n.readings or () if r.rule is None), None)
 
 
 def _fmt(v: Any) -> str:

@@ -156,5 +156,6 @@ async def sign_out(request: Request) -> Response:
 
 
 def _safe_next(path: str) -> str:
-    """Only a path inside the casework pages: never an open redirect."""
-    return path if path.startswith("/casework") and "//" not in path and "\\" not in path else "/casework"
+    """Only a path inside the casework pages or the policy workbench: never an open redirect."""
+    inside = path.startswith(("/casework", "/workbench"))
+    return path if inside and "//" not in path and "\\" not in path else "/casework"
