@@ -118,7 +118,7 @@ async def _client(session: Any, base: str, i: int, deadline: float, out: dict[st
                                        timeout=aiohttp.ClientTimeout(total=120)) as r:
                 data = await r.read()
                 status = r.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             out["conn_errors"][kind] = out["conn_errors"].get(kind, 0) + 1
             out["error_kinds"][type(exc).__name__] = out["error_kinds"].get(type(exc).__name__, 0) + 1
             await asyncio.sleep(0.05)

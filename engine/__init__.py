@@ -18,20 +18,18 @@ explain), `analysis` (diff, lint, example cases), `formulary`, `ifr` (routing, s
 """
 from __future__ import annotations
 
-
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.language.vocabulary import (Commissioning, CriterionStatus, Outcome, Provenance, Route,
-                                        VersionStatus)
+from engine.language.vocabulary import Commissioning, CriterionStatus, Outcome, Provenance, Route, VersionStatus
 
 if TYPE_CHECKING:
     from engine.analysis.diff import DiffResult, diff
+    from engine.errors import InputError
     from engine.formulary.lookup import Match, lookup
     from engine.language.decide import decide
     from engine.language.decision import Decision
-    from engine.errors import InputError
     from engine.language.patient import Patient, validate_patient
     from engine.language.resolve import ResolvedVersion
     from engine.language.suite import Suite
@@ -66,7 +64,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def load_suite(root: str | Path | None = None) -> "Suite":
+def load_suite(root: str | Path | None = None) -> Suite:
     """The policy suite: `root` (a policies folder), else `$CPE_POLICIES`, else the shipped policies.
     Policies are read and validated on first use; bad files raise InputError naming file and line."""
     from engine.language.suite import Suite
@@ -74,7 +72,7 @@ def load_suite(root: str | Path | None = None) -> "Suite":
     return Suite(Path(root) if root is not None else None)
 
 
-def explain(decision: "Decision") -> str:
+def explain(decision: Decision) -> str:
     """A decision in words, as `cpe evaluate` prints it: outcome, route, each criterion, what is missing."""
     from engine.language.explain import decision_text
 

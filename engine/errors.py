@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from engine.problems import Level, level_of
 
@@ -108,7 +108,7 @@ class InputError(Exception):
 
     @classmethod
     def of(cls, code: str, message: str, file: str | None = None, line: int | None = None,
-           hint: str | None = None) -> "InputError":
+           hint: str | None = None) -> InputError:
         return cls(Problem(code, message, Location(file, line), hint))
 
 

@@ -99,7 +99,7 @@ def _types() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _model() -> "type[BaseSettings]":
+def _model() -> type[BaseSettings]:
     from pydantic import Field, create_model
     from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -112,7 +112,7 @@ def _model() -> "type[BaseSettings]":
     return create_model("Settings", __base__=Base, **fields)
 
 
-def settings() -> "BaseSettings":
+def settings() -> BaseSettings:
     """All settings, validated from the environment now (tests and servers may change it)."""
     from pydantic import ValidationError
 

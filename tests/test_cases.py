@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ def cases_path(pid: str) -> Path:
     return suite().root / pid / "cases.yaml"
 
 
-@lru_cache(maxsize=None)
+@cache
 def loaded(pid: str):
     """(cases, file, lines) of one policy's cases file; InputError if it cannot be read."""
     path = cases_path(pid)
@@ -59,7 +59,7 @@ def _params():
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def run(pid: str, i: int) -> ExampleRun:
     cases, file, lines = loaded(pid)
     return run_case(suite(), pid, cases[i], Location(file, lines[i]))

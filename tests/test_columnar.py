@@ -6,17 +6,16 @@ import csv
 from pathlib import Path
 
 import pytest
+from cohort_strategies import patients, thresholds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.cohort.files import read_cohort
 from engine.cohort.run import criterion_ids, evaluate_cohort
 from engine.compile.ir import program
-from engine.language.decide import decide
 from engine.errors import InputError
+from engine.language.decide import decide
 from engine.language.suite import Suite
-
-from cohort_strategies import patients, thresholds
 
 SUITE = Suite()
 VERSIONS = SUITE.all_versions()

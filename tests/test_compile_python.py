@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from cohort_strategies import patients, thresholds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +15,6 @@ from engine.compile.ir import program
 from engine.compile.to_python import compiled, decide_compiled
 from engine.language.decide import decide
 from engine.language.suite import Suite
-
-from cohort_strategies import patients, thresholds
 
 SUITE = Suite()
 VERSIONS = SUITE.all_versions()

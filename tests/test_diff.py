@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.language.decide import decide
 from engine.analysis.diff import diff
+from engine.language.decide import decide
 from engine.language.model.policy import Policy
 from engine.language.patient import validate_patient
 from engine.language.resolve import resolve
@@ -346,9 +346,9 @@ def _inside(piece, x):
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_every_value_behaves_like_its_cells_representative(data):
+    from engine.analysis.partition import partition
     from engine.language.evaluate import compare
     from engine.language.model.criteria import Compare
-    from engine.analysis.partition import partition
 
     name = data.draw(st.sampled_from(ATTRS + ["baker_grade", "palsy_duration_months"]))
     a = _SUITE.attributes[name]

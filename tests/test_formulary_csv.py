@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InputError
-from engine.formulary.entries import load_formulary, load_vocabulary, policies_root
 from engine.formulary.csvfile import COLUMNS, entries_yaml, read_csv, to_csv
-from engine.language.load import load_attributes
+from engine.formulary.entries import load_formulary, load_vocabulary, policies_root
 from engine.formulary.model import Entry
+from engine.language.load import load_attributes
 from tests.conftest import FIXTURES, ROOT, run_cpe
 from tests.test_formulary_cli import cpe  # noqa: F401  (the in-process `cpe` fixture)
 

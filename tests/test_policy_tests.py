@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from engine.analysis.examples import run_policy_cases
 from engine.analysis.coverage import coverage
+from engine.analysis.examples import run_policy_cases
 from engine.language.suite import Suite
 from tests.conftest import FIXTURES, ROOT, run_cpe
 

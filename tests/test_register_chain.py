@@ -11,8 +11,8 @@ from sqlalchemy.exc import DatabaseError
 
 from engine.register.chain import GENESIS, entry_hash, row_hash
 from engine.register.verify import verify
-from tests.register_db import db_url, raw, register, without_triggers  # noqa: F401
 from tests.conftest import ROOT
+from tests.register_db import db_url, raw, register, without_triggers  # noqa: F401
 
 PATIENT = {"age": 30, "bmi": 24.5, "smoker": False, "implant_rupture": True}
 
@@ -117,8 +117,8 @@ def test_verify_finds_deleted_rows(register, table):
 
 
 def test_verify_reports_a_changed_policy_file(db_url, tmp_path):
-    from engine.register.store import Register
     from engine.language.suite import Suite
+    from engine.register.store import Register
 
     pol = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", pol)

@@ -5,7 +5,8 @@ disabled as the table owner, as such an insider could)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text

@@ -8,13 +8,12 @@ import io
 import re
 
 import pytest
+from conftest import run_cpe
 
-from engine.language.decide import decide
-from engine.reports.render import render_decision, render_panel, render_policy
 from engine.ifr.routing import plan
 from engine.ifr.screening import screen
-
-from conftest import run_cpe
+from engine.language.decide import decide
+from engine.reports.render import render_decision, render_panel, render_policy
 
 SCRIPT = "<script>alert('x')</script>"
 

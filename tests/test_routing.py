@@ -5,13 +5,12 @@ import dataclasses
 import json
 
 import pytest
+from conftest import ROOT, run_cpe
 
-from engine.language.decide import decide
 from engine.errors import InputError
 from engine.ifr.routing import load_routing, plan
 from engine.ifr.screening import load_screening, screen
-
-from conftest import ROOT, run_cpe
+from engine.language.decide import decide
 
 
 def _decide(suite, pid, facts, **kw):

@@ -2,7 +2,6 @@
 invalid, no server error, no undocumented status, every response matching its schema."""
 from __future__ import annotations
 
-
 import schemathesis  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import positive_data_acceptance  # noqa: E402

@@ -8,13 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cohort_strategies import thresholds
+from test_columnar import check_engine, write_csv
 
 from engine.cohort.files import read_cohort
 from engine.compile.ir import program
 from engine.language.suite import Suite
-
-from cohort_strategies import thresholds
-from test_columnar import check_engine, write_csv
 
 if shutil.which("java") is None:  # a missing JVM is a broken setup, not a reason to skip
     pytest.fail("the Spark tests need Java 17: run scripts/system-deps", pytrace=False)

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from engine.language.decide import decide
 from engine.errors import InputError
+from engine.language.decide import decide
 from engine.language.suite import Suite
 from tests.conftest import ROOT
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.language.decision import Decision
 from engine.errors import InputError, Location, Problem
+from engine.language.decision import Decision
 from engine.language.load import validate
 from engine.language.source import display_path, load_file
 from engine.language.span import place
@@ -38,7 +38,7 @@ class ExampleCase(BaseModel):
     expect: Expect
 
     @model_validator(mode="after")
-    def _when(self) -> "ExampleCase":
+    def _when(self) -> ExampleCase:
         if self.version is not None and self.referral_date is not None:
             raise ValueError("give 'version' or 'referral_date', not both")
         return self

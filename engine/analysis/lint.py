@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from engine.analysis import encoding
 from engine.errors import InputError, Location, Problem
@@ -74,7 +75,7 @@ def unknown_attributes(ctx: Ctx) -> list[Problem]:
 def missing_provenance(ctx: Ctx) -> list[Problem]:
     out = []
     for label, top in written_nodes(ctx.policy):
-        def visit(n: Node, prov: str | None, cit: str | None) -> None:
+        def visit(n: Node, prov: str | None, cit: str | None, label: str = label) -> None:
             prov, cit = n.provenance or prov, n.citation or cit
             if n.id is not None and (prov is None or cit is None):
                 missing = " and ".join(x for x, v in (("provenance", prov), ("citation", cit)) if v is None)
@@ -144,8 +145,8 @@ def overlapping_versions(ctx: Ctx) -> list[Problem]:
 
 def _truths(nodes: list[Node], rv: ResolvedVersion, attrs: Any) -> list[tuple[Any, ...]] | None:
     """Each node's truth over every cell of the partition of the attributes they read (None: too big)."""
-    from engine.language.decide import decide
     from engine.analysis.partition import partition
+    from engine.language.decide import decide
     from engine.language.reads import attributes_read, compares_read
 
     names = sorted(attributes_read(nodes, rv.refs))
@@ -158,7 +159,10 @@ def _truths(nodes: list[Node], rv: ResolvedVersion, attrs: Any) -> list[tuple[An
     out = []
     for combo in itertools.product(*[p.cells for p in parts]):
         patient = {p.name: c.value for p, c in zip(parts, combo) if c.value is not None}
-        out.append(tuple(evaluate(n, patient, lambda r: decide(rv.refs[r.policy], patient)).truth for n in nodes))
+        def ref(r: Any, patient: dict[str, Any] = patient) -> Any:
+            return decide(rv.refs[r.policy], patient)
+
+        out.append(tuple(evaluate(n, patient, ref).truth for n in nodes))
     return out
 
 
@@ -285,7 +289,7 @@ def lint(suite: Any, files: list[Path] | None = None) -> list[Problem]:
     """Every finding for the given policy files (default: every policy in the suite)."""
     findings: list[Problem] = []
     try:
-        suite.attributes
+        _ = suite.attributes
     except InputError as exc:
         return list(exc.problems)
     if files:

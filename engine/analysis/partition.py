@@ -9,8 +9,9 @@ value of the attribute behaves like the representative of the cell it falls in.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from engine.language.evaluate import compare
 from engine.language.model.attributes import Attribute

@@ -8,17 +8,18 @@ from __future__ import annotations
 import os
 import sys
 
-from engine.cli.common import app
-
 # Command modules register themselves on `app` when imported.
-from engine.cli import policy_cmds  # noqa: E402,F401
-from engine.cli import analysis_cmds  # noqa: E402,F401
-from engine.cli import register_cmds  # noqa: E402,F401
-from engine.cli import formulary_cmds  # noqa: E402,F401
-from engine.cli import report_cmds  # noqa: E402,F401
-from engine.cli import serve_cmds  # noqa: E402,F401
-from engine.cli import cohort_cmds  # noqa: E402,F401
-from engine.cli import user_cmds  # noqa: E402,F401
+from engine.cli import (
+    analysis_cmds,  # noqa: E402,F401
+    cohort_cmds,  # noqa: E402,F401
+    formulary_cmds,  # noqa: E402,F401
+    policy_cmds,  # noqa: E402,F401
+    register_cmds,  # noqa: E402,F401
+    report_cmds,  # noqa: E402,F401
+    serve_cmds,  # noqa: E402,F401
+    user_cmds,  # noqa: E402,F401
+)
+from engine.cli.common import app
 
 
 def _stdout_is_a_pipe() -> bool:

@@ -135,9 +135,8 @@ def _emit_text(text: str, out: Optional[Path]) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from engine.errors import InputError
-
     from engine.cli.common import check_output
+    from engine.errors import InputError
 
     check_output(out)
     try:
@@ -156,8 +155,8 @@ def test_cmd(
 
     The last line is `N passed, N failed`; the exit status is 2 when any case fails.
     """
-    from engine.analysis.examples import run_policy_cases
     from engine.analysis.coverage import coverage
+    from engine.analysis.examples import run_policy_cases
     from engine.errors import InputError
 
     s = suite(policies)

@@ -7,8 +7,17 @@ from typing import Any, Optional
 
 import typer
 
-from engine.cli.common import (Format, FormatOpt, PoliciesOpt, app, check_output, parse_on, print_json, print_lines,
-                               suite)
+from engine.cli.common import (
+    Format,
+    FormatOpt,
+    PoliciesOpt,
+    app,
+    check_output,
+    parse_on,
+    print_json,
+    print_lines,
+    suite,
+)
 
 cohort_app = typer.Typer(no_args_is_help=True,
                          help="Cohorts (CSV or Parquet, one row per patient): evaluate a policy over them, "

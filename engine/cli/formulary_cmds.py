@@ -63,7 +63,7 @@ def check_cmd(formulary: Optional[str] = FormularyOpt, fmt: Format = FormatOpt) 
     for e in f.entries:
         counts[e.status] = counts.get(e.status, 0) + 1
     t = f.terminology
-    info = {"formulary": f.id, "folder": str(formulary_dir(formulary)), "entries": len(f.entries),
+    info: dict[str, Any] = {"formulary": f.id, "folder": str(formulary_dir(formulary)), "entries": len(f.entries),
             "statuses": {s.id: counts.get(s.id, 0) for s in f.vocabulary.statuses},
             "terminology": None if t is None else {
                 "medicines": len(t.medicines), "products": sum(len(m.products) for m in t.medicines),
@@ -87,8 +87,8 @@ def import_cmd(
     formulary: Optional[str] = FormularyOpt,
 ) -> None:
     """Read a netFormulary-style CSV into validated entries YAML; every bad row is named by its line."""
-    from engine.formulary.entries import load_vocabulary, formulary_dir, policies_root
     from engine.formulary.csvfile import entries_yaml, read_csv
+    from engine.formulary.entries import formulary_dir, load_vocabulary, policies_root
     from engine.language.load import load_attributes
 
     vocab = load_vocabulary(formulary_dir(formulary))
@@ -102,8 +102,8 @@ def export_cmd(
     formulary: Optional[str] = FormularyOpt,
 ) -> None:
     """Write the formulary's entries as CSV in the import layout (import(export(x)) == x)."""
-    from engine.formulary.entries import load_formulary
     from engine.formulary.csvfile import to_csv
+    from engine.formulary.entries import load_formulary
 
     _write(to_csv(load_formulary(formulary).entries), out)
 
@@ -114,9 +114,8 @@ def _write(text: str, out: Optional[Path]) -> None:
     if out is None or str(out) == "-":
         sys.stdout.write(text)
         return
-    from engine.errors import InputError
-
     from engine.cli.common import check_output
+    from engine.errors import InputError
 
     check_output(out)
     try:

@@ -47,8 +47,8 @@ def evaluate_cmd(
     policies: Optional[Path] = PoliciesOpt,
 ) -> None:
     """Decide one patient under one policy version: outcome, route, each criterion, what is missing."""
-    from engine.language.decide import decide
     from engine.errors import InputError
+    from engine.language.decide import decide
     from engine.language.patient import read_patient
 
     if (patient is None) == (fhir is None):

@@ -212,10 +212,9 @@ def register_export(
     """The audit trail as JSON lines (one entry per line, in chain order)."""
     import json
 
-    from engine.register.export import entries, fhir_audit_event
-
     from engine.cli.common import check_output
     from engine.errors import InputError
+    from engine.register.export import entries, fhir_audit_event
 
     check_output(out)
     try:

@@ -74,11 +74,11 @@ def _grounds(grounds: Optional[str], grounds_file: Optional[Path]) -> Optional[s
 def _decided(policy_id: str, patient: Optional[Path], on: Optional[str], version: Optional[str],
              grounds: Optional[str], policies: Optional[Path]) -> tuple[Any, Any, Any]:
     """(decision, route plan, screening or None) for one patient: the shared first half of every command."""
-    from engine.language.decide import decide
     from engine.errors import InputError
-    from engine.language.patient import read_patient
     from engine.ifr.routing import load_routing, plan
     from engine.ifr.screening import load_screening, screen
+    from engine.language.decide import decide
+    from engine.language.patient import read_patient
 
     if patient is None:
         raise InputError.of("bad-option", "give the patient's facts with --patient FILE")

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import InputError, did_you_mean
 from engine.language.model.attributes import Attribute, AttributeDictionary
@@ -161,7 +162,7 @@ class Cohort:
         raise InputError.of("bad-value", f"row {row}, column {n!r}: {value!r} is not "
                                          f"{self.attrs[n].range_text()}", display_path(self.path), line)
 
-    def check(self, progress: Progress | None = None, needed: list[str] | None = None) -> "Cohort":
+    def check(self, progress: Progress | None = None, needed: list[str] | None = None) -> Cohort:
         """One pass over the file: count the rows and refuse it at its first bad value (in the
         columns `needed`, else in any column)."""
         got = self.execute(f"SELECT {', '.join(['count(*)'] + self.check_aggregates(needed))} FROM {TABLE}",

@@ -5,8 +5,9 @@ convention and its documentation, and it must never be reported as data about pa
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import InputError
 from engine.language.model.attributes import AttributeDictionary

@@ -24,7 +24,7 @@ class CohortResult:
         return {"rows": self.rows, "outcomes": self.outcomes, "criteria": self.criteria}
 
     @classmethod
-    def empty(cls, ids: list[str]) -> "CohortResult":
+    def empty(cls, ids: list[str]) -> CohortResult:
         return cls(0, {o: 0 for o in OUTCOMES}, {c: {s: 0 for s in STATUSES} for c in ids}, ids)
 
     def add(self, outcome: str, n: int, statuses: list[tuple[int, int, int]]) -> None:

@@ -38,7 +38,7 @@ class Program:
     steps: tuple[Step, ...]
     scope_tops: tuple[int, ...]
     crit_tops: tuple[int, ...]
-    refs: dict[str, "Program"] = field(default_factory=dict)
+    refs: dict[str, Program] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:

@@ -15,14 +15,15 @@ differential tests in tests/test_compile_python.py hold the two together.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from engine.compile.ir import Program, Step, program, ref_truth
 from engine.language.decide import branch
 from engine.language.decision import Decision
 from engine.language.logic import Truth
-from engine.language.vocabulary import Outcome, Route
 from engine.language.resolve import ResolvedVersion
+from engine.language.vocabulary import Outcome, Route
 
 
 def _lit(v: Any) -> str:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError, Location, Problem
 
 if TYPE_CHECKING:
-    from engine.language.model.attributes import AttributeDictionary
     from engine.formulary.model import Entry, Vocabulary
+    from engine.language.model.attributes import AttributeDictionary
 
 # column → entry field, in export order; the netFormulary-like headings come first
 COLUMNS: dict[str, str] = {
@@ -78,7 +79,7 @@ def unescape_cell(cell: str, col: str) -> tuple[str, str | None]:
 
 # --- export ----------------------------------------------------------------------------------
 
-def to_row(e: "Entry") -> dict[str, str]:
+def to_row(e: Entry) -> dict[str, str]:
     d = e.model_dump(mode="json", by_alias=True, exclude_none=True)
     d["criteria"] = [n.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
                      for n in e.criteria]
@@ -98,7 +99,7 @@ def to_row(e: "Entry") -> dict[str, str]:
     return row
 
 
-def to_csv(entries: Iterable["Entry"]) -> str:
+def to_csv(entries: Iterable[Entry]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
     w.writeheader()
@@ -116,7 +117,7 @@ def _slug(*parts: str | None) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:80] or "entry"
 
 
-def row_data(row: dict[str, str], vocab: "Vocabulary") -> tuple[dict[str, Any], list[str]]:
+def row_data(row: dict[str, str], vocab: Vocabulary) -> tuple[dict[str, Any], list[str]]:
     """One CSV row → entry data (not yet validated) and the cell problems found on the way."""
     data: dict[str, Any] = {}
     source: dict[str, Any] = {}
@@ -154,7 +155,7 @@ def row_data(row: dict[str, str], vocab: "Vocabulary") -> tuple[dict[str, Any], 
     return data, bad
 
 
-def _status_id(cell: str, vocab: "Vocabulary") -> str:
+def _status_id(cell: str, vocab: Vocabulary) -> str:
     """A status by id or by label, any case ('Green (Restricted)' → green_restricted)."""
     key = cell.casefold()
     for s in vocab.statuses:
@@ -163,13 +164,14 @@ def _status_id(cell: str, vocab: "Vocabulary") -> str:
     return cell
 
 
-def read_csv(path: Path, vocab: "Vocabulary", attributes: "AttributeDictionary") -> list["Entry"]:
+def read_csv(path: Path, vocab: Vocabulary, attributes: AttributeDictionary) -> list[Entry]:
     """Validated entries from a CSV file; InputError listing every bad row by its line."""
-    from engine.formulary.entries import entry_problems
-    from engine.language.load import problems_from
-    from engine.formulary.model import Entry
-    from engine.language.source import display_path, read_text
     from pydantic import ValidationError
+
+    from engine.formulary.entries import entry_problems
+    from engine.formulary.model import Entry
+    from engine.language.load import problems_from
+    from engine.language.source import display_path, read_text
 
     file = display_path(path)
     text = read_text(path)
@@ -216,7 +218,7 @@ def read_csv(path: Path, vocab: "Vocabulary", attributes: "AttributeDictionary")
     return entries
 
 
-def entries_yaml(entries: Iterable["Entry"]) -> str:
+def entries_yaml(entries: Iterable[Entry]) -> str:
     """Entries as the YAML of `entries.yaml` (what `load_formulary` reads back)."""
     import yaml
 

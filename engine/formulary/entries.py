@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import InputError, Location, Problem, did_you_mean
 
 if TYPE_CHECKING:
-    from engine.language.model.attributes import AttributeDictionary
     from engine.formulary.model import Entry, Formulary, Vocabulary
+    from engine.language.model.attributes import AttributeDictionary
 
 VOCABULARY_FILE = "vocabulary.yaml"
 ENTRIES_FILE = "entries.yaml"
@@ -54,9 +54,9 @@ def source_files(folder: Path) -> list[Path]:
             policies_root() / "attributes.yaml"]
 
 
-def load_vocabulary(folder: Path) -> "Vocabulary":
-    from engine.language.load import validate
+def load_vocabulary(folder: Path) -> Vocabulary:
     from engine.formulary.model import Vocabulary
+    from engine.language.load import validate
     from engine.language.source import display_path, load_file
 
     path = folder / VOCABULARY_FILE
@@ -67,10 +67,10 @@ def load_vocabulary(folder: Path) -> "Vocabulary":
 
 
 def load_formulary(spec: str | Path | None = None,
-                   attributes: "AttributeDictionary | None" = None) -> "Formulary":
+                   attributes: AttributeDictionary | None = None) -> Formulary:
     """The validated formulary; InputError listing every problem (file:line) otherwise."""
-    from engine.language.load import load_attributes
     from engine.formulary.model import Formulary
+    from engine.language.load import load_attributes
     from engine.language.source import display_path, load_file
 
     folder = formulary_dir(spec)
@@ -95,11 +95,11 @@ def load_formulary(spec: str | Path | None = None,
     return Formulary(vocabulary=vocab, entries=tuple(entries), terminology=terminology)
 
 
-def validate_entries(items: list[Any], lines: list[int | None], file: str, vocab: "Vocabulary",
-                     attributes: "AttributeDictionary") -> tuple[list["Entry"], list[Problem]]:
+def validate_entries(items: list[Any], lines: list[int | None], file: str, vocab: Vocabulary,
+                     attributes: AttributeDictionary) -> tuple[list[Entry], list[Problem]]:
     """Each item validated on its own so one bad entry does not hide the others."""
-    from engine.language.load import validate
     from engine.formulary.model import Entry
+    from engine.language.load import validate
 
     entries: list[Entry] = []
     problems: list[Problem] = []
@@ -122,8 +122,8 @@ def validate_entries(items: list[Any], lines: list[int | None], file: str, vocab
     return entries, problems
 
 
-def entry_problems(e: "Entry", raw: Any, line: int | None, file: str, vocab: "Vocabulary",
-                   attributes: "AttributeDictionary") -> list[Problem]:
+def entry_problems(e: Entry, raw: Any, line: int | None, file: str, vocab: Vocabulary,
+                   attributes: AttributeDictionary) -> list[Problem]:
     """Checks that need more than the entry itself: the vocabulary and the attribute dictionary."""
     from engine.language.check import check_version
     from engine.language.model.criteria import PolicyRef, walk
@@ -144,7 +144,7 @@ def entry_problems(e: "Entry", raw: Any, line: int | None, file: str, vocab: "Vo
     return out
 
 
-def compile_formulary(f: "Formulary") -> dict[str, Any]:
+def compile_formulary(f: Formulary) -> dict[str, Any]:
     """Plain JSON data for the look-up: statuses and entries, criteria trees left out (flagged)."""
     statuses = {s.id: s.model_dump(mode="json", exclude_none=True) for s in f.vocabulary.statuses}
     entries = []
@@ -159,7 +159,7 @@ def compile_formulary(f: "Formulary") -> dict[str, Any]:
             "statuses": statuses, "entries": entries, "terminology": compile_terminology(f.terminology)}
 
 
-def decide_entry(entry: "Entry", vocab: "Vocabulary", facts: dict[str, Any]) -> dict[str, Any]:
+def decide_entry(entry: Entry, vocab: Vocabulary, facts: dict[str, Any]) -> dict[str, Any]:
     """Does this patient meet the entry's restriction? The same decide() as `cpe evaluate`.
 
     The entry's criteria run as a one-version policy: met → eligible (routine, or prior

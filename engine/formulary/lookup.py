@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from engine.formulary.concepts import Concepts
 from engine.formulary.fuzzy import deletions, normalise, osa_distance
@@ -47,7 +48,7 @@ class Index:
         self.concepts = Concepts(compiled)
 
     @classmethod
-    def for_formulary(cls, formulary: str | Path | None = None) -> "Index":
+    def for_formulary(cls, formulary: str | Path | None = None) -> Index:
         """The index of a formulary folder, from the process memo or the on-disk compiled cache."""
         from engine.formulary.entries import formulary_dir
 
@@ -93,8 +94,8 @@ _CODE = [Path(__file__).with_name(n) for n in ("entries.py", "model.py", "termin
 
 def cache_key(folder: Path) -> str:
     """Where the formulary is, and a digest of the size and mtime of every file it depends on."""
-    from engine.language import cache
     from engine.formulary.entries import source_files
+    from engine.language import cache
 
     where = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
     return f"{where}-{cache.stat_key([*source_files(folder), *_CODE], CACHE_FORMAT, folder.resolve())}"
@@ -150,7 +151,7 @@ def answer(query: str, indication: str | None = None, formulary: str | Path | No
 _VALIDATED: dict[str, tuple[str, Any]] = {}  # folder → (cache key, Formulary)
 
 
-def validated(formulary: str | Path | None = None) -> "Any":
+def validated(formulary: str | Path | None = None) -> Any:
     """The validated Formulary (criteria trees included), loaded once per change of its files: a
     patient check per request must not re-parse the YAML (it cost ~100 ms a CDS Hooks call)."""
     from engine.formulary.entries import formulary_dir, load_formulary

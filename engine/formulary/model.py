@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.formulary.terminology import Terminology
@@ -98,7 +99,7 @@ class Vocabulary(_Frozen):
         return _check_id(v, "formulary id")
 
     @model_validator(mode="after")
-    def _unique(self) -> "Vocabulary":
+    def _unique(self) -> Vocabulary:
         ids = [s.id for s in self.statuses]
         dupes = sorted({x for x in ids if ids.count(x) > 1})
         if dupes:
@@ -171,7 +172,7 @@ class Entry(_Frozen):
         return v
 
     @model_validator(mode="after")
-    def _shape(self) -> "Entry":
+    def _shape(self) -> Entry:
         if self.all_indications and self.indication is None:
             raise ValueError("'all_indications' needs an 'indication' text saying what it covers")
         for n in self.criteria:

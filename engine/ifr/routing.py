@@ -17,7 +17,7 @@ from engine.ifr.screening import Screening, _stamp
 from engine.language.decision import CriterionResult, Decision
 from engine.language.load import validate
 from engine.language.model.attributes import AttributeDictionary
-from engine.language.source import LDict, display_path, load_file
+from engine.language.source import display_path, load_file
 from engine.language.span import place
 
 

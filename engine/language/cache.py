@@ -14,9 +14,10 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 MAGIC = b"cpe-cache-1\n"
 _TAG = 32  # bytes of HMAC-SHA256

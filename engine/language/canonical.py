@@ -14,8 +14,8 @@ def plain(value: Any) -> Any:
     """JSON-ready data: dates and datetimes as text, tuples as lists, keys as strings."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:  # SQLite drops the zone; the engine only ever writes UTC
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict):

@@ -8,7 +8,8 @@ findings (thresholds outside a range, dead criteria) live in lint.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.errors import Location, Problem, did_you_mean
 from engine.language.model.attributes import Attribute, AttributeDictionary

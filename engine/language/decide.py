@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engine.language.decision import CriterionResult, Decision, Fact, PolicyStamp
 from engine.language.evaluate import Result, evaluate, settling_attributes
@@ -17,7 +18,6 @@ from engine.language.logic import STATUS, Truth, k_and
 from engine.language.model.criteria import Compare, PolicyRef
 from engine.language.resolve import ResolvedVersion
 from engine.language.vocabulary import Outcome, Route
-
 
 # The six ways a decision can conclude, in the order they are tested (index = branch number):
 # (outcome, route, reason); route None is the policy's own route when eligible.

@@ -4,8 +4,9 @@ It is the oracle the compiled evaluators are tested against, so it stays simple.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from engine.language.logic import Truth, k_and, k_implies, k_not, k_or
 from engine.language.model.criteria import AllOf, AnyOf, Compare, IfThen, Node, Not, PolicyRef
@@ -18,7 +19,7 @@ class Result:
 
     node: Node
     truth: Truth
-    children: tuple["Result", ...] = ()
+    children: tuple[Result, ...] = ()
     value: Any = None
     ref: Any = None  # the referenced policy's Decision, for PolicyRef nodes
 

@@ -32,7 +32,7 @@ def _path(loc: tuple) -> str:
     return ".".join(parts)
 
 
-def _describe(err: dict) -> str:
+def _describe(err: Any) -> str:
     loc = _path(err["loc"])
     msg = err["msg"]
     if msg.startswith("Value error, "):

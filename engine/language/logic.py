@@ -7,7 +7,8 @@
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 from engine.language.vocabulary import CriterionStatus
 

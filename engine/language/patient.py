@@ -6,11 +6,12 @@ bad input never produces a decision.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from engine.language.check import value_fits
 from engine.errors import InputError, Location, Problem, did_you_mean
+from engine.language.check import value_fits
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import _fmt
 from engine.language.source import display_path, load_file

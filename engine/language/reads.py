@@ -4,7 +4,8 @@ the forms and the compiled engines all ask it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from engine.language.model.criteria import Compare, Node, PolicyRef, walk
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from engine.language.resolve import ResolvedVersion
 
 
-def compares_read(nodes: Iterable[Node], refs: "dict[str, ResolvedVersion]") -> list[Compare]:
+def compares_read(nodes: Iterable[Node], refs: dict[str, ResolvedVersion]) -> list[Compare]:
     """Every comparison under the nodes, in tree order, those of referenced policies in place."""
     out: list[Compare] = []
     for top in nodes:
@@ -25,6 +26,6 @@ def compares_read(nodes: Iterable[Node], refs: "dict[str, ResolvedVersion]") -> 
     return out
 
 
-def attributes_read(nodes: Iterable[Node], refs: "dict[str, ResolvedVersion]") -> list[str]:
+def attributes_read(nodes: Iterable[Node], refs: dict[str, ResolvedVersion]) -> list[str]:
     """The attributes those comparisons test, each once, in first-use order."""
     return list(dict.fromkeys(c.attr for c in compares_read(nodes, refs)))

@@ -6,8 +6,8 @@ recorded decision is tied to exactly the rules that made it, however the file is
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from engine.errors import InputError, Location, Problem
 from engine.language.model.criteria import Node, PolicyRef, walk
@@ -25,7 +25,7 @@ class ResolvedVersion:
     scope: str
     criteria: tuple[Node, ...]
     scope_criteria: tuple[Node, ...]
-    refs: dict[str, "ResolvedVersion"] = field(default_factory=dict)
+    refs: dict[str, ResolvedVersion] = field(default_factory=dict)
     digest: str = ""
 
     @property
@@ -84,7 +84,7 @@ def referenced_policies(nodes: tuple[Node, ...]) -> list[PolicyRef]:
 
 
 def resolve(policy: Policy, v: Version,
-            ref_lookup: Callable[[PolicyRef, Version], "ResolvedVersion"]) -> ResolvedVersion:
+            ref_lookup: Callable[[PolicyRef, Version], ResolvedVersion]) -> ResolvedVersion:
     criteria, meta = _apply(policy, v)
     scope_criteria = tuple(meta.get("scope_criteria") or ())
     refs = {r.policy: ref_lookup(r, v) for r in referenced_policies(criteria + scope_criteria)}

@@ -90,19 +90,22 @@ class _Constructor(yaml.constructor.BaseConstructor):
 
     def _str(self, node: yaml.Node) -> str:
         value = self._scalar(node)
-        return _at(node, bad_text(value)) or value
+        _at(node, bad_text(value))
+        return value
 
     def _null(self, node: yaml.Node) -> None:
-        return _at(node, None if _NULL.match(self._scalar(node)) else f"{node.value!r} is not null")
+        _at(node, None if _NULL.match(self._scalar(node)) else f"{node.value!r} is not null")
 
     def _bool(self, node: yaml.Node) -> bool:
         value = self._scalar(node)
-        return _at(node, None if _BOOL.match(value) else f"{value!r} is not true or false") or value.lower() == "true"
+        _at(node, None if _BOOL.match(value) else f"{value!r} is not true or false")
+        return value.lower() == "true"
 
     def _number(self, node: yaml.Node, pattern: re.Pattern, what: str) -> str:
         value = self._scalar(node)
         _at(node, None if pattern.match(value) else f"{value!r} is not {what}")
-        return _at(node, f"a number of more than {MAX_NUMBER} characters" if len(value) > MAX_NUMBER else None) or value
+        _at(node, f"a number of more than {MAX_NUMBER} characters" if len(value) > MAX_NUMBER else None)
+        return value
 
     def _int(self, node: yaml.Node) -> int:
         return int(self._number(node, _INT, "an integer"))
@@ -152,8 +155,8 @@ class _Constructor(yaml.constructor.BaseConstructor):
 for _tag, _fn in (("str", _Constructor._str), ("null", _Constructor._null), ("bool", _Constructor._bool),
                   ("int", _Constructor._int), ("float", _Constructor._float), ("map", _Constructor._map),
                   ("seq", _Constructor._seq)):
-    _Constructor.add_constructor(_TAG + _tag, _fn)
-_Constructor.add_constructor(None, _Constructor._refuse)
+    _Constructor.add_constructor(_TAG + _tag, _fn)  # type: ignore[type-var]  # stubs want the base signature
+_Constructor.add_constructor(None, _Constructor._refuse)  # type: ignore[type-var]
 
 
 def _at(node: yaml.Node, why: str | None) -> None:

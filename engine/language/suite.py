@@ -8,15 +8,16 @@ import datetime as dt
 from functools import cached_property
 from pathlib import Path
 
-from engine.language.check import check_version
 from engine.errors import InputError, Location, Problem, did_you_mean
+from engine.language import versions as _versions
+from engine.language.check import check_version
 from engine.language.load import load_attributes, load_policy_file
 from engine.language.model.attributes import AttributeDictionary
 from engine.language.model.criteria import PolicyRef
-from engine.language.model.policy import _ID as POLICY_ID, Policy, Version
+from engine.language.model.policy import _ID as POLICY_ID
+from engine.language.model.policy import Policy, Version
 from engine.language.resolve import ResolvedVersion, resolve
 from engine.language.source import display_path
-from engine.language import versions as _versions
 
 
 def default_policies_dir() -> Path:
@@ -44,7 +45,7 @@ def check_policy_id(policy_id: str) -> None:
 
 class Suite:
     @classmethod
-    def cached(cls, root: Path | None = None) -> "Suite":
+    def cached(cls, root: Path | None = None) -> Suite:
         """A suite restored from a snapshot of every validated, resolved version when no file has
         changed since it was taken; else built afresh (and the snapshot taken when all is valid).
 
@@ -126,7 +127,7 @@ class Suite:
         self._policies.pop(policy_id, None)
         self._resolved = {k: v for k, v in self._resolved.items() if k[0] != policy_id}
 
-    def fork(self) -> "Suite":
+    def fork(self) -> Suite:
         """A suite sharing what this one has loaded, whose additions (add_policy) stay its own."""
         other = Suite(self.root)
         other.__dict__.update({k: v for k, v in self.__dict__.items() if k == "attributes"})

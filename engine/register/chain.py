@@ -47,4 +47,4 @@ def entry_hash(entry: Any, keys: Any) -> str:
 
 def now() -> dt.datetime:
     """Stored timestamps: UTC, microseconds (both databases keep them)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

@@ -58,7 +58,7 @@ def _signed(seq: int, head: str, at: str, key: str) -> dict[str, Any]:
     return {"what": "cpe register checkpoint", "seq": seq, "hash": head, "at": at, "key": key}
 
 
-def append(path: Path, keys: "Keyring", seq: int, head: str) -> None:
+def append(path: Path, keys: Keyring, seq: int, head: str) -> None:
     """Anchor (seq, head): one signed line, appended under a lock and fsynced."""
     at = plain(now())
     line = {"seq": seq, "hash": head, "at": at, "key": keys.active,
@@ -75,7 +75,7 @@ def append(path: Path, keys: "Keyring", seq: int, head: str) -> None:
         os.close(fd)
 
 
-def read(path: Path, keys: "Keyring") -> tuple[list[Checkpoint], list[tuple[int, str]]]:
+def read(path: Path, keys: Keyring) -> tuple[list[Checkpoint], list[tuple[int, str]]]:
     """The valid checkpoints, and (line, why) for each line that is not one."""
     good: list[Checkpoint] = []
     bad: list[tuple[int, str]] = []

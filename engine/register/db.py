@@ -46,7 +46,7 @@ def safe_url(url: str) -> str:
         return "<unparsable URL>"
 
 
-def make_engine(url: str | None = None) -> "Engine":
+def make_engine(url: str | None = None) -> Engine:
     """An engine whose transactions take the write lock up front (SQLite) and wait for it."""
     from sqlalchemy import create_engine, event
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -79,7 +79,7 @@ def make_engine(url: str | None = None) -> "Engine":
     return engine
 
 
-def lock_chain(conn: "Connection") -> None:
+def lock_chain(conn: Connection) -> None:
     """Serialise writers for the rest of this transaction (SQLite already holds the lock)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy import text
@@ -87,7 +87,7 @@ def lock_chain(conn: "Connection") -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
 
 
-def current_revision(engine: "Engine") -> str | None:
+def current_revision(engine: Engine) -> str | None:
     from sqlalchemy import inspect, text
 
     with engine.connect() as conn:
@@ -96,7 +96,7 @@ def current_revision(engine: "Engine") -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def migrate(engine: "Engine") -> None:
+def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe when several processes start at once."""
     from sqlalchemy.exc import OperationalError
 

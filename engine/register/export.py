@@ -4,7 +4,8 @@ audit payloads hold row hashes, policy ids and outcomes only.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from engine.language.canonical import plain
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 FHIR_ACTION = {"case.created": "C", "case.transition": "U"}
 
 
-def entries(reg: "Register") -> Iterator[dict[str, Any]]:
+def entries(reg: Register) -> Iterator[dict[str, Any]]:
     from sqlalchemy import select
 
     from engine.register.models import AuditEntry

@@ -101,7 +101,7 @@ def _find(s: Any, username: str) -> User | None:
     return s.scalar(select(User).where(User.username == username))
 
 
-def add_user(reg: "Register", username: str, role: str, password: str, *, full_name: str | None = None,
+def add_user(reg: Register, username: str, role: str, password: str, *, full_name: str | None = None,
              actor: str) -> Account:
     """A new account; refused (InputError) for a taken name, an unknown role or a short password."""
     username = username.strip().lower()
@@ -124,7 +124,7 @@ def add_user(reg: "Register", username: str, role: str, password: str, *, full_n
     return Account(username, (full_name or username).strip(), role)
 
 
-def disable_user(reg: "Register", username: str, *, actor: str) -> Account:
+def disable_user(reg: Register, username: str, *, actor: str) -> Account:
     """Stop an account signing in (its sessions end at their next request)."""
     found: list[User] = []
 
@@ -139,21 +139,21 @@ def disable_user(reg: "Register", username: str, *, actor: str) -> Account:
     return _account(found[0])
 
 
-def list_users(reg: "Register") -> list[Account]:
+def list_users(reg: Register) -> list[Account]:
     from sqlalchemy import select
 
     with reg.Session() as s:
         return [_account(u) for u in s.scalars(select(User).order_by(User.username))]
 
 
-def get_user(reg: "Register", username: str) -> Account | None:
+def get_user(reg: Register, username: str) -> Account | None:
     """The account if it exists and is not disabled (checked on every request of a session)."""
     with reg.Session() as s:
         u = _find(s, username)
         return _account(u) if u is not None and not u.disabled else None
 
 
-def locked_until(reg: "Register", username: str) -> dt.datetime | None:
+def locked_until(reg: Register, username: str) -> dt.datetime | None:
     """When the lock-out ends, if the last `max_failures()` sign-ins were all refused within one
     lock period; None when the account may try now."""
     period = dt.timedelta(minutes=lock_minutes())
@@ -171,10 +171,10 @@ def locked_until(reg: "Register", username: str) -> dt.datetime | None:
 
 def _at(text: str) -> dt.datetime:
     at = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
-def authenticate(reg: "Register", username: str, password: str) -> Account | None:
+def authenticate(reg: Register, username: str, password: str) -> Account | None:
     """The account for a right password, else None; LockedOut while the account is locked.
     Unknown names cost the same hashing work as known ones, and are refused in the same words."""
     from argon2.exceptions import InvalidHashError, VerificationError

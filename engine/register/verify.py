@@ -52,7 +52,7 @@ class Report:
                 "problems": [{"record": f.subject, "code": f.code, "problem": f.message} for f in self.findings]}
 
 
-def verify(reg: "Register") -> Report:
+def verify(reg: Register) -> Report:
     from sqlalchemy import select
 
     from engine.register.models import AUDITED, AuditEntry
@@ -165,7 +165,7 @@ def _row_name(table: str, r: Any, pk: str) -> str:
     return f"{table} row {pk} (case {getattr(r, 'case_ref', '?')})"
 
 
-def _recheck(reg: "Register", ev: Any, case: Any, name: str) -> Problem | None:
+def _recheck(reg: Register, ev: Any, case: Any, name: str) -> Problem | None:
     """The finding when the evaluation does not re-decide the same under its recorded rules."""
     from engine.language.decide import decide
 

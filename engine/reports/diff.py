@@ -7,8 +7,8 @@ from typing import Any
 from engine.analysis.diff import DiffResult
 from engine.analysis.moves import CohortMoves
 from engine.language.explain import COMMISSIONING_WORDS, OUTCOME_WORDS, node_text
-from engine.reports.render import example_text
 from engine.language.resolve import ResolvedVersion
+from engine.reports.render import example_text
 
 OUTCOME_COLOURS = {"eligible": "#007f3b", "not_eligible": "#d5281b", "insufficient_information": "#ffb81c",
                    "out_of_scope": "#330072"}

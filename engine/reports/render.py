@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 import jinja2
 from markupsafe import Markup
 
-from engine.language.decision import CriterionResult, Decision
 from engine.data import templates_dir
 from engine.errors import InputError
+from engine.ifr.routing import RoutePlan
+from engine.ifr.screening import Screening
+from engine.language.decision import CriterionResult, Decision
 from engine.language.explain import COMMISSIONING_WORDS, OUTCOME_WORDS, ROUTE_WORDS, node_text, value_text
 from engine.language.model.criteria import Node, _fmt
 from engine.language.resolve import ResolvedVersion
-from engine.ifr.routing import RoutePlan
-from engine.ifr.screening import Screening
 
 Fmt = Literal["html", "md", "pdf"]
 FORMATS = ("html", "md", "pdf")

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from engine.errors import InputError
+from engine.language.suite import Suite
 from engine.service import schemas
 from engine.service.errors import read_json
 from engine.service.pools import on_cpu
-from engine.language.suite import Suite
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {

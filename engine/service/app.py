@@ -11,18 +11,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
 from engine.errors import InputError
-from engine.service import errors, schemas
 from engine.language.suite import Suite
+from engine.service import errors, schemas
 
 HERE = Path(__file__).resolve().parent
 
 
 def create_app(policies: Path | None = None) -> FastAPI:
     """A fresh app over the policies folder (default: this checkout's, or $CPE_POLICIES)."""
-    from engine.service import api, cds, pages
+    from engine.service import api, cds, pages, security
     from engine.service.feedback import FeedbackStore
-
-    from engine.service import security
 
     # /docs is served from vendored Swagger UI files (static/swagger), never from a CDN; no ReDoc.
     app = FastAPI(title="Commissioning policy engine", version=_version(), docs_url=None, redoc_url=None,

@@ -6,8 +6,9 @@ field is optional, since a blank answer is an unknown fact, which the decision l
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from engine.errors import InputError
 from engine.language.model.attributes import Attribute, AttributeDictionary

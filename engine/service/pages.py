@@ -6,10 +6,11 @@ native controls; script only adds search-as-you-type on the look-up page.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from functools import lru_cache
-from types import SimpleNamespace
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from types import SimpleNamespace
+from typing import Any, Optional
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -17,8 +18,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from engine.errors import InputError
 from engine.language.explain import COMMISSIONING_WORDS, OUTCOME_WORDS, ROUTE_WORDS, value_text
-from engine.service import forms
 from engine.language.suite import Suite
+from engine.service import forms
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -150,8 +151,8 @@ async def eligibility_letter(request: Request, policy_id: str) -> Response:
     d, errors, on_error, _ = _decide(request, policy_id, values, version, on_text)
     if d is None:
         return await eligibility_decision(request, policy_id)
-    from engine.reports.render import render_decision
     from engine.ifr.routing import plan
+    from engine.reports.render import render_decision
 
     html = render_decision(d, plan(d, _suite(request).attributes), "html")
     return HTMLResponse(html.decode("utf-8"))
@@ -159,8 +160,8 @@ async def eligibility_letter(request: Request, policy_id: str) -> Response:
 
 def _has_render() -> bool:
     try:
-        import engine.reports.render  # noqa: F401
         import engine.ifr.routing  # noqa: F401
+        import engine.reports.render  # noqa: F401
     except ImportError:
         return False
     return True

@@ -29,7 +29,7 @@ from engine.analysis.diff.components import (
     rank2,
     truth_fn,
 )
-from engine.analysis.diff.result import OutcomeChange, DiffResult, Region
+from engine.analysis.diff.result import DiffResult, OutcomeChange, Region
 from engine.analysis.diff.wording import component_text, criteria_text, outcome_phrase, paren, rest_text
 from engine.analysis.partition import partition
 from engine.language.decide import decide

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.analysis.partition import AttrPartition
 from engine.language.decide import BRANCHES, branch, decide

@@ -24,7 +24,7 @@ class Attribute(BaseModel):
     description: str
 
     @model_validator(mode="after")
-    def _check(self) -> "Attribute":
+    def _check(self) -> Attribute:
         if self.type == "enum" and not self.values:
             raise ValueError("an enum attribute needs 'values'")
         if self.type != "enum" and self.values:

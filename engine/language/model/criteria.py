@@ -49,14 +49,14 @@ class _Node(Spanned):  # a node remembers where it was written: .span, .at(key)
     readings: tuple[Reading, ...] | None = None
 
     @model_validator(mode="after")
-    def _criterion_fields(self) -> "_Node":
+    def _criterion_fields(self) -> _Node:
         if self.text is not None and self.id is None:
             raise ValueError("a criterion with 'text' needs an 'id'")
         if self.readings is not None:
             _check_readings(self)
         return self
 
-    def children(self) -> tuple["Node", ...]:
+    def children(self) -> tuple[Node, ...]:
         return ()
 
     @property
@@ -66,25 +66,25 @@ class _Node(Spanned):  # a node remembers where it was written: .span, .at(key)
 
 class AllOf(_Node):
     kind: Literal["all"] = Field("all", exclude=True)
-    all: tuple["Node", ...] = Field(min_length=1)
+    all: tuple[Node, ...] = Field(min_length=1)
 
-    def children(self) -> tuple["Node", ...]:
+    def children(self) -> tuple[Node, ...]:
         return self.all
 
 
 class AnyOf(_Node):
     kind: Literal["any"] = Field("any", exclude=True)
-    any: tuple["Node", ...] = Field(min_length=1)
+    any: tuple[Node, ...] = Field(min_length=1)
 
-    def children(self) -> tuple["Node", ...]:
+    def children(self) -> tuple[Node, ...]:
         return self.any
 
 
 class Not(_Node):
     kind: Literal["not"] = Field("not", exclude=True)
-    not_: "Node" = Field(alias="not")
+    not_: Node = Field(alias="not")
 
-    def children(self) -> tuple["Node", ...]:
+    def children(self) -> tuple[Node, ...]:
         return (self.not_,)
 
 
@@ -92,10 +92,10 @@ class IfThen(_Node):
     """`if X then Y`, which is `NOT X OR Y`: Y only matters for patients X applies to."""
 
     kind: Literal["if"] = Field("if", exclude=True)
-    if_: "Node" = Field(alias="if")
-    then: "Node"
+    if_: Node = Field(alias="if")
+    then: Node
 
-    def children(self) -> tuple["Node", ...]:
+    def children(self) -> tuple[Node, ...]:
         return (self.if_, self.then)
 
 
@@ -118,7 +118,7 @@ class Compare(_Node):
         return OPS[v]
 
     @model_validator(mode="after")
-    def _operands(self) -> "Compare":
+    def _operands(self) -> Compare:
         if self.op == "between":
             if self.min is None or self.max is None:
                 raise ValueError("'between' needs 'min' and 'max'")

@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine.language.model.criteria import Node
 from engine.language.span import Spanned
-from engine.language.vocabulary import Commissioning, Provenance
-from engine.language.vocabulary import VersionStatus
+from engine.language.vocabulary import Commissioning, Provenance, VersionStatus
 
 EligibleRoute = Literal["routine", "prior_approval"]  # the two routes of an eligible decision (vocabulary.Route)
 
@@ -58,7 +57,7 @@ class Change(Spanned):
     reason: str | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Change":
+    def _one(self) -> Change:
         if sum(x is not None for x in (self.remove, self.replace, self.add)) != 1:
             raise ValueError("a change is exactly one of 'remove', 'replace' or 'add'")
         return self
@@ -115,7 +114,7 @@ class Version(Spanned):
         return v
 
     @model_validator(mode="after")
-    def _shape(self) -> "Version":
+    def _shape(self) -> Version:
         if self.status == "ratified":
             if self.effective_from is None:
                 raise ValueError("a ratified version needs 'effective_from'")
@@ -158,7 +157,7 @@ class Policy(Spanned):
         return v
 
     @model_validator(mode="after")
-    def _versions(self) -> "Policy":
+    def _versions(self) -> Policy:
         labels = [v.version for v in self.versions]
         dupes = {x for x in labels if labels.count(x) > 1}
         if dupes:

@@ -12,7 +12,8 @@ import datetime as dt
 import hmac
 import logging
 import secrets
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -77,7 +78,7 @@ def current(request: Request) -> Account | None:
     if not username:
         return None
     started = request.session.get("since", 0)
-    if dt.datetime.now(dt.timezone.utc).timestamp() - started > SESSION_HOURS * 3600:
+    if dt.datetime.now(dt.UTC).timestamp() - started > SESSION_HOURS * 3600:
         request.session.clear()
         return None
     account = get_user(register(request), username)
@@ -142,7 +143,7 @@ async def sign_in(request: Request) -> Response:
                       username=username, error=error, error_count=1)
     assert account is not None  # no error means the sign-in was accepted
     request.session.clear()  # a fresh session (and CSRF token) after signing in: no fixation
-    request.session.update({"user": account.username, "since": dt.datetime.now(dt.timezone.utc).timestamp(),
+    request.session.update({"user": account.username, "since": dt.datetime.now(dt.UTC).timestamp(),
                             "csrf": secrets.token_urlsafe(32)})
     log.info("casework sign-in user=%s role=%s", account.username, account.role)
     return RedirectResponse(nxt, status_code=303)
