@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 ENGINE = ROOT / "engine"
-BASE = {"errors", "problems", "settings", "data", "extras"}
+BASE = {"errors", "problems", "settings", "data", "extras", "keyfiles"}
 # package -> the engine packages it may import (besides itself and the base layer)
 ALLOWED: dict[str, set[str]] = {
     "": {"language", "analysis", "formulary"},  # engine/__init__.py: the public API (lazy)

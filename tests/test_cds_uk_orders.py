@@ -132,5 +132,9 @@ def test_excluded_indication_from_a_coded_reason_gives_no_match_for_it(client):
     out = client.get("/api/medicines", params={"q": "OPEP", "indication": "cystic fibrosis"}).json()
     assert out["matches"] == [] and out["indication_excluded"][0]["status"] == "black"
     [c] = cards(client, SIGN, body("order-sign", o))
-    # the card still names the decision and its indication, so the prescriber sees it does not apply
-    assert "non-cystic fibrosis bronchiectasis" in c["detail"]
+    # not the Black card of the excluded decision, and not a green: no decision covers this order,
+    # and the card names the decision's own indication so the prescriber sees why
+    assert c["indicator"] == "warning" and "No formulary decision" in c["summary"]
+    assert c["extension"]["invalid.cpe.status"] == "no-decision"
+    assert c["extension"]["invalid.cpe.excluded-by"] == "oscillating-pep-device-bronchiectasis"
+    assert "non-cystic fibrosis bronchiectasis" in c["detail"] and "not a green" in c["detail"]

@@ -228,3 +228,21 @@ def test_the_chain_hashes_the_engines_one_canonical_json_byte_for_byte():
         '"ids":["a","b"],"on":"2019-06-01","rows":{"cases":{"IFR-000001":"' + "ab" * 32 + '"}},"seq":3,'
         '"text":"Ménière’s — ✓","x":1.5}')
     assert chain.sha256(data) == "7f26d2f77c6aef728b8cd02fd22cb03cf868498ebccb56f6fa2b9b938b90dea1"
+
+
+def test_a_key_file_is_never_seen_half_written(tmp_path):
+    """Workers starting at once each try to create the register key: exactly one file results,
+    whole, and every process that reads it reads the same key (the race that once gave
+    'no register key' under SIGKILL-and-restart load)."""
+    import concurrent.futures
+
+    from engine.keyfiles import create_secret_file
+
+    path = tmp_path / "keys" / "register.key"
+    contents = [f"secret-{k}\n".encode() * 1000 for k in range(16)]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        made = list(pool.map(lambda c: create_secret_file(path, c), contents))
+    assert made.count(True) == 1
+    assert path.read_bytes() == contents[made.index(True)]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in path.parent.iterdir()] == ["register.key"]   # no temporary file left behind

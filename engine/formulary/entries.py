@@ -165,10 +165,15 @@ def decide_entry(entry: Entry, vocab: Vocabulary, facts: dict[str, Any]) -> dict
     The entry's criteria run as a one-version policy: met → eligible (routine, or prior
     approval where the decision needs it); unmet → not eligible; missing facts → unknown.
     A status that is not commissioned (Black) decides not eligible, IFR route, whatever the facts.
+
+    The wrapper policy is built with model_construct on purpose: what it carries was validated when
+    the formulary loaded (the Entry model checks its criteria against the same node models), and an
+    entry is not a policy file (no policy id, sources or dated label of its own to validate). The
+    resolved version and its digest come from engine.language.resolve, the one place that makes them.
     """
     from engine.language.decide import decide
     from engine.language.model.policy import Policy, Version
-    from engine.language.resolve import ResolvedVersion, digest
+    from engine.language.resolve import resolve
 
     status = vocab.status(entry.status)
     commissioned = status.flags.commissioned if status else None
@@ -185,10 +190,7 @@ def decide_entry(entry: Entry, vocab: Vocabulary, facts: dict[str, Any]) -> dict
                                     versions=())
     version = Version.model_construct(version=label, status="ratified", effective_from=entry.decision_date,
                                       effective_to=None, criteria=entry.criteria)
-    rv = ResolvedVersion(policy=policy, version=version, commissioning=commissioning,
-                         route_when_eligible=route, scope=policy.scope, criteria=entry.criteria,
-                         scope_criteria=())
-    rv = ResolvedVersion(**{**rv.__dict__, "digest": digest(rv)})
+    rv = resolve(policy, version, lambda ref, _v: _no_references(entry, ref))
     d = decide(rv, facts)
     out = d.to_json()
     out["restriction"] = {"eligible": "met", "not_eligible": "unmet"}.get(d.outcome, "unknown")
@@ -196,3 +198,10 @@ def decide_entry(entry: Entry, vocab: Vocabulary, facts: dict[str, Any]) -> dict
         out["reason"] = ("Not to be prescribed on the NHS here; the decision names no individual funding "
                          "request route (see its notes for the alternatives).")
     return out
+
+
+def _no_references(entry: Entry, ref: Any) -> Any:
+    from engine.errors import InputError
+
+    raise InputError.of("invalid-entry", f"formulary entry {entry.id}: a restriction cannot refer to policy "
+                                         f"{getattr(ref, 'policy', ref)!r}")

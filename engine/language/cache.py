@@ -66,10 +66,9 @@ def _signing_key(path_text: str, cache_text: str) -> bytes | None:
         try:
             key = path.read_bytes()
         except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(os.urandom(32))
+            from engine.keyfiles import create_secret_file
+
+            create_secret_file(path, os.urandom(32))   # whole or not at all; else the other process's
             key = path.read_bytes()
     except (OSError, RuntimeError):
         return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +81,7 @@ def load(create: bool = False) -> Keyring | None:
         if not path.exists():
             if not create:
                 return None
-            try:
-                _create(path)
-            except FileExistsError:  # another process made it first
-                pass
+            _create(path)   # or, if another process made it first, read theirs
         try:
             found = _parse(path.read_text(encoding="utf-8").splitlines(), str(path))
         except OSError as exc:
@@ -98,9 +94,9 @@ def load(create: bool = False) -> Keyring | None:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("# cpe register keys, oldest first; the last signs new audit entries. Keep this file out of\n"
-                "# reach of anyone who can write to the register's database (docs/register.md).\n"
-                + secrets.token_hex(32) + "\n")
+    """A new key file (whole, or left to the process that made it first: engine.keyfiles)."""
+    from engine.keyfiles import create_secret_file
+
+    create_secret_file(path, ("# cpe register keys, oldest first; the last signs new audit entries. Keep this file "
+                              "out of\n# reach of anyone who can write to the register's database "
+                              "(docs/register.md).\n" + secrets.token_hex(32) + "\n").encode("utf-8"))

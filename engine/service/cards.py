@@ -112,8 +112,13 @@ def _indication_tries(text: str) -> list[str]:
 
 
 def matches_for(order: Mapping[str, Any], patient_conditions: list[str]) -> tuple[list[Match], str | None]:
-    """(formulary matches for one draft order, the indication they were narrowed by)."""
-    from engine.service.medicines import find_medication
+    """(formulary matches for one draft order, the indication they were narrowed by).
+
+    When the order's own indication is one a decision for this medicine explicitly excludes (OPEP
+    for cystic fibrosis, where the decision is for non-cystic fibrosis bronchiectasis), there is no
+    falling back to the medicine alone: the excluding decisions go in order["excluded"] and no match
+    is returned, so the card says no decision covers the order rather than showing the excluded one."""
+    from engine.service.medicines import find_medication, index
 
     for name in order["names"]:
         for ind in [*order["indications"], *patient_conditions]:
@@ -121,6 +126,10 @@ def matches_for(order: Mapping[str, Any], patient_conditions: list[str]) -> tupl
                 found = find_medication(name, text)
                 if found:
                     return found, text
+        excluded = [m for ind in order["indications"] for m in index().resolve(name, ind).excluded]
+        if excluded:
+            order["excluded"] = {"indication": order["indications"][0], "matches": excluded}  # type: ignore[index]
+            return [], None
         found = find_medication(name)
         if found:
             return found, None
@@ -141,6 +150,9 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
     seen: set[str] = set()
     for order in draft_medications(context, prefetch):
         found, indication = matches_for(order, conds)
+        if not found and order.get("excluded"):   # the decision excludes what this order is for
+            cards.append(excluded_card(order, base_url))
+            continue
         if not found and order.get("unidentified"):  # issue 11: an unidentified order says so, never silent
             cards.append(unidentified_card(order, base_url))
             continue
@@ -305,4 +317,23 @@ def unidentified_card(order: Mapping[str, Any], base_url: str) -> dict[str, Any]
         "links": [{"label": "Search the formulary", "url": f"{base_url}/medicines", "type": "absolute"}],
         "extension": clean({ext("status"): "unknown", ext("medication-request"): order.get("id"),
                             ext("unidentified"): why}),
+    }
+
+
+def excluded_card(order: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+    """The card for an order whose indication the medicine's decisions explicitly exclude: no local
+    decision covers it (neither the excluded decision's colour nor a green)."""
+    ex = order["excluded"]
+    m = ex["matches"][0]
+    return {
+        "uuid": str(uuid.uuid4()),
+        "summary": f"No formulary decision for {m.medicine} for {ex['indication'][:60]}"[:140],
+        "indicator": "warning",
+        "detail": (f"The local decision for {m.medicine} is for {m.entry['indication']}, which excludes "
+                   f"{ex['indication']}: no formulary decision covers this order. This is not a green: check "
+                   "with the formulary team or the specialist before prescribing."),
+        "source": {"label": "Local formulary look-up", "url": f"{base_url}/medicines"},
+        "links": [{"label": "Search the formulary", "url": f"{base_url}/medicines", "type": "absolute"}],
+        "extension": clean({ext("status"): "no-decision", ext("medication-request"): order.get("id"),
+                            ext("excluded-by"): m.id}),
     }
