@@ -134,6 +134,13 @@ def setting(name: str) -> Any:
     raw = os.environ.get(env_name(name))
     if raw is None or raw == "":
         return SPECS[name].default
+    return _validated(name, raw)
+
+
+@lru_cache(maxsize=512)
+def _validated(name: str, raw: str) -> Any:
+    """One variable's value, validated once per distinct text (the service reads settings on every
+    request; building the Settings model reads the whole environment and costs about a millisecond)."""
     value = getattr(settings(), name)
     return value.get_secret_value() if hasattr(value, "get_secret_value") else value
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,7 @@ class Index:
         """The index of a formulary folder, from the process memo or the on-disk compiled cache."""
         from engine.formulary.entries import formulary_dir
 
-        folder = formulary_dir(formulary)
-        key = cache_key(folder)
-        memo = _MEMO.get(str(folder.resolve()))
-        if memo is None or memo[0] != key:
-            memo = _MEMO[str(folder.resolve())] = (key, cls(compiled(folder, key)))
-        return memo[1]
+        return _fresh(_MEMO, formulary_dir(formulary), lambda folder, key: cls(compiled(folder, key)))
 
     def resolve(self, query: str, indication: str | None = None) -> Any:
         """The resolver's whole answer: matches, unstated, excluded and what the query was read as."""
@@ -88,7 +84,22 @@ class Index:
 
 # --- compiled cache --------------------------------------------------------------------------
 
-_MEMO: dict[str, tuple[str, Index]] = {}   # folder → (cache key, index)
+_MEMO: dict[str, tuple[str, Any, float]] = {}   # folder → (cache key, index, when the files were last checked)
+RECHECK_SECONDS = 0.0   # 0: look at the files on every call; the service sets 1.0 (it asks on every request)
+
+
+def _fresh(memo: dict[str, tuple[str, Any, float]], folder: Path, build: Any) -> Any:
+    """What `build(folder, key)` made for the folder's current files, kept in `memo`; the files are
+    looked at (size and mtime) at most once per RECHECK_SECONDS (the service's setting: an edited
+    formulary is served within a second, without a stat of every file on every request)."""
+    where, now = str(folder.resolve()), time.monotonic()
+    hit = memo.get(where)
+    if hit is not None and now - hit[2] < RECHECK_SECONDS:
+        return hit[1]
+    key = cache_key(folder)
+    value = hit[1] if hit is not None and hit[0] == key else build(folder, key)
+    memo[where] = (key, value, now)
+    return value
 _CODE = [Path(__file__).with_name(n) for n in ("entries.py", "model.py", "terminology.py")]
 
 
@@ -148,7 +159,7 @@ def answer(query: str, indication: str | None = None, formulary: str | Path | No
     return out
 
 
-_VALIDATED: dict[str, tuple[str, Any]] = {}  # folder → (cache key, Formulary)
+_VALIDATED: dict[str, tuple[str, Any, float]] = {}  # folder → (cache key, Formulary, last checked)
 
 
 def validated(formulary: str | Path | None = None) -> Any:
@@ -156,12 +167,7 @@ def validated(formulary: str | Path | None = None) -> Any:
     patient check per request must not re-parse the YAML (it cost ~100 ms a CDS Hooks call)."""
     from engine.formulary.entries import formulary_dir, load_formulary
 
-    folder = formulary_dir(formulary)
-    key, where = cache_key(folder), str(folder.resolve())
-    memo = _VALIDATED.get(where)
-    if memo is None or memo[0] != key:
-        memo = _VALIDATED[where] = (key, load_formulary(folder))
-    return memo[1]
+    return _fresh(_VALIDATED, formulary_dir(formulary), lambda folder, _key: load_formulary(folder))
 
 
 def patient_check(matches: Iterable[Match], facts: dict[str, Any],

@@ -28,6 +28,9 @@ def create_app(policies: Path | None = None) -> FastAPI:
                   description="NHS commissioning policies and the medicines formulary as rules: "
                               "eligibility decisions, RAG look-up and CDS Hooks for prescribing systems.")
     app.state.suite = Suite(policies)
+    from engine.formulary import lookup
+
+    lookup.RECHECK_SECONDS = 1.0   # the formulary's files are looked at once a second, not per request
     app.state.feedback = FeedbackStore()  # CDS Hooks feedback, in the register database
     from engine.service.cds_auth import warn_if_development
 

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 log = logging.getLogger("cpe.cds.auth")
@@ -111,12 +113,21 @@ class KeySets:
                 return {"keys": []}
             raise Untrusted("the token has no jku and no JWK Set is configured (CPE_CDS_JWKS_FILE)")
         try:
-            jwks = json.loads(open(path, encoding="utf-8").read())
-        except (OSError, ValueError) as exc:
+            st = os.stat(path)
+            return _jwks_file(str(path), st.st_mtime_ns, st.st_size)   # read again only when it changes
+        except OSError as exc:
             raise Untrusted(f"the configured JWK Set {path} cannot be read: {exc}") from None
-        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
-            raise Untrusted(f"{path} is not a JWK Set")
-        return jwks
+
+
+@lru_cache(maxsize=8)
+def _jwks_file(path: str, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    try:
+        jwks = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, ValueError) as exc:
+        raise Untrusted(f"the configured JWK Set {path} cannot be read: {exc}") from None
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+        raise Untrusted(f"{path} is not a JWK Set")
+    return jwks
 
 
 REPLAYS = Replays()
@@ -196,10 +207,18 @@ def _key(jwks: dict[str, Any], kid: str, alg: str) -> Any:
             if jwk.get("kty") not in ("EC", "RSA"):
                 raise Untrusted(f"key {kid!r} is not an EC or RSA public key")
             try:
-                return jwt.PyJWK.from_dict(jwk, algorithm=alg).key
+                return _public_key(json.dumps(jwk, sort_keys=True), alg)
             except jwt.PyJWTError as exc:
                 raise Untrusted(f"key {kid!r} cannot be used: {exc}") from None
     raise Untrusted(f"no key {kid!r} in the CDS client's JWK Set")
+
+
+@lru_cache(maxsize=64)
+def _public_key(jwk_json: str, alg: str) -> Any:
+    """A JWK as a key object, made once per key (building it costs more than verifying with it)."""
+    import jwt
+
+    return jwt.PyJWK.from_dict(json.loads(jwk_json), algorithm=alg).key
 
 
 def warn_if_development() -> None:
