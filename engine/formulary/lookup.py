@@ -51,9 +51,8 @@ class Index:
     @classmethod
     def for_formulary(cls, formulary: str | Path | None = None) -> Index:
         """The index of a formulary folder, from the process memo or the on-disk compiled cache."""
-        from engine.formulary.entries import formulary_dir
 
-        return _fresh(_MEMO, formulary_dir(formulary), lambda folder, key: cls(compiled(folder, key)))
+        return _fresh(_MEMO, formulary, lambda folder, key: cls(compiled(folder, key)))
 
     def resolve(self, query: str, indication: str | None = None) -> Any:
         """The resolver's whole answer: matches, unstated, excluded and what the query was read as."""
@@ -88,14 +87,18 @@ _MEMO: dict[str, tuple[str, Any, float]] = {}   # folder → (cache key, index, 
 RECHECK_SECONDS = 0.0   # 0: look at the files on every call; the service sets 1.0 (it asks on every request)
 
 
-def _fresh(memo: dict[str, tuple[str, Any, float]], folder: Path, build: Any) -> Any:
+def _fresh(memo: dict[str, tuple[str, Any, float]], formulary: str | Path | None, build: Any) -> Any:
     """What `build(folder, key)` made for the folder's current files, kept in `memo`; the files are
     looked at (size and mtime) at most once per RECHECK_SECONDS (the service's setting: an edited
     formulary is served within a second, without a stat of every file on every request)."""
-    where, now = str(folder.resolve()), time.monotonic()
+    from engine.formulary.entries import formulary_dir
+    from engine.settings import setting
+
+    where, now = str(formulary or setting("formulary")), time.monotonic()
     hit = memo.get(where)
     if hit is not None and now - hit[2] < RECHECK_SECONDS:
         return hit[1]
+    folder = formulary_dir(formulary)
     key = cache_key(folder)
     value = hit[1] if hit is not None and hit[0] == key else build(folder, key)
     memo[where] = (key, value, now)
@@ -165,9 +168,9 @@ _VALIDATED: dict[str, tuple[str, Any, float]] = {}  # folder → (cache key, For
 def validated(formulary: str | Path | None = None) -> Any:
     """The validated Formulary (criteria trees included), loaded once per change of its files: a
     patient check per request must not re-parse the YAML (it cost ~100 ms a CDS Hooks call)."""
-    from engine.formulary.entries import formulary_dir, load_formulary
+    from engine.formulary.entries import load_formulary
 
-    return _fresh(_VALIDATED, formulary_dir(formulary), lambda folder, _key: load_formulary(folder))
+    return _fresh(_VALIDATED, formulary, lambda folder, _key: load_formulary(folder))
 
 
 def patient_check(matches: Iterable[Match], facts: dict[str, Any],

@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ log = logging.getLogger("cpe.register")  # refs, actions and outcomes only: neve
 PANEL_OUTCOMES = ("approved", "declined")
 
 
+@lru_cache(maxsize=1)
 def engine_version() -> str:
     try:
         return metadata.version("cpe")

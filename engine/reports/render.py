@@ -104,12 +104,13 @@ def example_text(example: dict[str, Any]) -> str:
 
 @lru_cache(maxsize=2)
 def environment(kind: Literal["html", "md"]) -> jinja2.Environment:
-    """The Jinja2 environment for one output kind; templates are `reports/*.html.j2` and `*.md.j2`."""
+    """The Jinja2 environment for one output kind; templates are `reports/*.html.j2` and `*.md.j2`
+    (package data: loaded once, not re-checked for changes on every render)."""
     if kind == "html":
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(REPORTS_DIR), autoescape=True,
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(REPORTS_DIR), autoescape=True, auto_reload=False,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     else:
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(REPORTS_DIR), autoescape=False,
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(REPORTS_DIR), autoescape=False, auto_reload=False,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                  finalize=_md_finalize, keep_trailing_newline=True)
     env.filters.update(outcome=lambda o: OUTCOME_WORDS.get(o, o), route=lambda r: ROUTE_WORDS.get(r, r),
