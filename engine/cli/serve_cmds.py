@@ -16,7 +16,7 @@ from engine.cli.common import PoliciesOpt, app
 from engine.settings import export
 
 #: The factory each worker process imports (workers cannot share an app object).
-FACTORY = "engine.service.app:create_app"
+FACTORY = "engine.service.app:serving_app"
 
 
 def default_workers() -> int:
@@ -42,11 +42,11 @@ def serve_cmd(
 
     import uvicorn  # here, not at the top: every other command starts faster without it
 
-    from engine.service.app import create_app
+    from engine.service.app import serving_app
 
     if policies is not None:  # the workers build their own app: they find the folder here
         export("policies", str(policies.resolve()))
-    application = create_app(policies)
+    application = serving_app(policies)   # the formulary built now: exit 2 at start on a broken one
     _ = application.state.suite.attributes  # fail now (exit 2) on a broken policies folder, not per request
     if hasattr(signal, "SIGPIPE"):  # a client that disconnects mid-response is the server's to handle, never fatal
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)

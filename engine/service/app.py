@@ -118,3 +118,15 @@ def _version() -> str:
         return version("cpe")
     except Exception:  # not installed: running from a checkout
         return "0.0.0"
+
+
+def serving_app(policies: Path | None = None) -> FastAPI:
+    """The app `cpe serve` runs in each worker: create_app, then the formulary's index and validated
+    entries built before the first request (built lazily, the first CDS call in each worker waited
+    half a second and every request behind it with it)."""
+    from engine.formulary import lookup
+
+    app = create_app(policies)
+    lookup.Index.for_formulary()
+    lookup.validated()
+    return app
