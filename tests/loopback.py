@@ -1,4 +1,5 @@
-"""A FHIR server (or any JSON server) on loopback, started by a test: real HTTP, no mocks.
+"""Servers on loopback started by tests: real HTTP, no mocks. A FHIR (or any JSON) server, and
+`serving(app)`, the engine's own app under uvicorn (the browser tests' server).
 
     with LoopbackServer({"/Patient/1": patient}) as srv:
         srv.url  # http://127.0.0.1:PORT
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -53,3 +56,29 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The real ASGI app under uvicorn on a free loopback port, in a thread; yields its base URL."""
+    import socket
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(400):
+        if srv.started:
+            break
+        time.sleep(0.025)
+    assert srv.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)

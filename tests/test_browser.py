@@ -3,12 +3,11 @@ eligibility form against `cpe evaluate`, keyboard-only use, and an axe accessibi
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.loopback import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():  # a missing browser is a broken setup, not a reason to skip
@@ -27,24 +26,11 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="module")
 def server():
     """The app under uvicorn on a free local port, in a background thread."""
-    import uvicorn
 
     from engine.service.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if srv.started:
-            break
-        time.sleep(0.025)
-    assert srv.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app()) as base:
+        yield base
 
 
 @pytest.fixture

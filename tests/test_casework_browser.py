@@ -5,12 +5,9 @@ posted without its CSRF token is refused, and axe finds no serious or critical v
 any page the walk visits."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
+from tests.loopback import serving
 from tests.test_browser import CHROMIUM, browser_type_launch_args, serious  # noqa: F401
 
 USERS = {"olive": ("ifr_officer", "officer password 1", "Olive Officer"),
@@ -21,7 +18,6 @@ USERS = {"olive": ("ifr_officer", "officer password 1", "Olive Officer"),
 @pytest.fixture(scope="module")
 def casework(tmp_path_factory):
     """The app under uvicorn on a free local port, with a fresh register and two accounts."""
-    import uvicorn
 
     from engine.register.store import Register
     from engine.register.users import add_user
@@ -32,20 +28,8 @@ def casework(tmp_path_factory):
                                         suite=app.state.suite)
     for name, (role, password, full) in USERS.items():
         add_user(reg, name, role, password, full_name=full, actor="test:setup")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if srv.started:
-            break
-        time.sleep(0.025)
-    assert srv.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}", reg
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, reg
     reg.close()
 
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from engine.reports.render import example_text
+from tests.loopback import serving
 from tests.test_browser import CHROMIUM, browser_type_launch_args, serious  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +37,6 @@ def cpe(*args: str) -> str:
 @pytest.fixture(scope="module")
 def workbench(tmp_path_factory):
     """The app under uvicorn on a free local port, over a copy of the policies, with two accounts."""
-    import uvicorn
 
     from engine.register.store import Register
     from engine.register.users import add_user
@@ -51,20 +48,8 @@ def workbench(tmp_path_factory):
     reg = app.state.register = Register(f"sqlite:///{root.parent / 'r.sqlite3'}", suite=app.state.suite)
     for name, (role, password, full) in USERS.items():
         add_user(reg, name, role, password, full_name=full, actor="test:setup")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if srv.started:
-            break
-        time.sleep(0.025)
-    assert srv.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}", root
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, root
     reg.close()
 
 
