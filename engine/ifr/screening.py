@@ -127,19 +127,13 @@ class Screening:
 
 
 def _ids(flags: tuple[Flag, ...]) -> list[str]:
-    out: list[str] = []
-    for f in flags:
-        if f.reason not in out:
-            out.append(f.reason)
-    return out
+    """Each flag's reason once, in order."""
+    return list(dict.fromkeys(f.reason for f in flags))
 
 
 def _labels(flags: tuple[Flag, ...]) -> list[str]:
-    out: list[str] = []
-    for f in flags:
-        if f.label not in out:
-            out.append(f.label)
-    return out
+    """Each flag's label once, in order."""
+    return list(dict.fromkeys(f.label for f in flags))
 
 
 def sentences(text: str) -> list[str]:
