@@ -49,10 +49,10 @@ class Index:
         self.concepts = Concepts(compiled)
 
     @classmethod
-    def for_formulary(cls, formulary: str | Path | None = None) -> Index:
+    def for_formulary(cls, formulary: str | Path | None = None, recheck: float = 0.0) -> Index:
         """The index of a formulary folder, from the process memo or the on-disk compiled cache."""
 
-        return _fresh(_MEMO, formulary, lambda folder, key: cls(compiled(folder, key)))
+        return _fresh(_MEMO, formulary, lambda folder, key: cls(compiled(folder, key)), recheck)
 
     def resolve(self, query: str, indication: str | None = None) -> Any:
         """The resolver's whole answer: matches, unstated, excluded and what the query was read as."""
@@ -84,19 +84,20 @@ class Index:
 # --- compiled cache --------------------------------------------------------------------------
 
 _MEMO: dict[str, tuple[str, Any, float]] = {}   # folder → (cache key, index, when the files were last checked)
-RECHECK_SECONDS = 0.0   # 0: look at the files on every call; the service sets 1.0 (it asks on every request)
+SERVICE_RECHECK = 1.0   # seconds between looks at the files when the service asks (on every request)
 
 
-def _fresh(memo: dict[str, tuple[str, Any, float]], formulary: str | Path | None, build: Any) -> Any:
+def _fresh(memo: dict[str, tuple[str, Any, float]], formulary: str | Path | None, build: Any,
+           recheck: float = 0.0) -> Any:
     """What `build(folder, key)` made for the folder's current files, kept in `memo`; the files are
-    looked at (size and mtime) at most once per RECHECK_SECONDS (the service's setting: an edited
-    formulary is served within a second, without a stat of every file on every request)."""
+    looked at (size and mtime) on every call, or at most once per `recheck` seconds (the service:
+    an edited formulary is served within a second, without a stat of every file per request)."""
     from engine.formulary.entries import formulary_dir
     from engine.settings import setting
 
-    where, now = str(formulary or setting("formulary")), time.monotonic()
+    where, now = f"{setting('policies')}|{formulary or setting('formulary')}", time.monotonic()
     hit = memo.get(where)
-    if hit is not None and now - hit[2] < RECHECK_SECONDS:
+    if hit is not None and now - hit[2] < recheck:
         return hit[1]
     folder = formulary_dir(formulary)
     key = cache_key(folder)
@@ -165,22 +166,22 @@ def answer(query: str, indication: str | None = None, formulary: str | Path | No
 _VALIDATED: dict[str, tuple[str, Any, float]] = {}  # folder → (cache key, Formulary, last checked)
 
 
-def validated(formulary: str | Path | None = None) -> Any:
+def validated(formulary: str | Path | None = None, recheck: float = 0.0) -> Any:
     """The validated Formulary (criteria trees included), loaded once per change of its files: a
     patient check per request must not re-parse the YAML (it cost ~100 ms a CDS Hooks call)."""
     from engine.formulary.entries import load_formulary
 
-    return _fresh(_VALIDATED, formulary, lambda folder, _key: load_formulary(folder))
+    return _fresh(_VALIDATED, formulary, lambda folder, _key: load_formulary(folder), recheck)
 
 
 def patient_check(matches: Iterable[Match], facts: dict[str, Any],
-                  formulary: str | Path | None = None) -> list[Match]:
+                  formulary: str | Path | None = None, recheck: float = 0.0) -> list[Match]:
     """The matches with `patient` set: does this (validated) patient meet each entry's restriction?"""
     from dataclasses import replace
 
     from engine.formulary.entries import decide_entry
 
-    f = validated(formulary)
+    f = validated(formulary, recheck)
     by_id = {e.id: e for e in f.entries}
     out = []
     for m in matches:

@@ -28,9 +28,6 @@ def create_app(policies: Path | None = None) -> FastAPI:
                   description="NHS commissioning policies and the medicines formulary as rules: "
                               "eligibility decisions, RAG look-up and CDS Hooks for prescribing systems.")
     app.state.suite = Suite(policies)
-    from engine.formulary import lookup
-
-    lookup.RECHECK_SECONDS = 1.0   # the formulary's files are looked at once a second, not per request
     app.state.feedback = FeedbackStore()  # CDS Hooks feedback, in the register database
     from engine.service.cds_auth import warn_if_development
 
@@ -127,6 +124,6 @@ def serving_app(policies: Path | None = None) -> FastAPI:
     from engine.formulary import lookup
 
     app = create_app(policies)
-    lookup.Index.for_formulary()
-    lookup.validated()
+    lookup.Index.for_formulary(recheck=lookup.SERVICE_RECHECK)
+    lookup.validated(recheck=lookup.SERVICE_RECHECK)
     return app

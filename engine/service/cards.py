@@ -139,7 +139,7 @@ def matches_for(order: Mapping[str, Any], patient_conditions: list[str]) -> tupl
 def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Suite, base_url: str,
               on: dt.date, extension: Any = None) -> list[dict[str, Any]]:
     """Cards for every MedicationRequest in context.draftOrders; [] means no guidance."""
-    from engine.formulary.lookup import patient_check
+    from engine.formulary.lookup import SERVICE_RECHECK, patient_check
     from engine.service.orders import draft_medications
 
     facts, _, mapped = patient_facts(prefetch, extension, suite, on)
@@ -159,7 +159,7 @@ def cards_for(context: Mapping[str, Any], prefetch: Mapping[str, Any], suite: Su
         found = [m for m in found if m.id not in seen]
         seen.update(m.id for m in found)
         if any(m.entry.get("criteria_ids") for m in found):
-            found = patient_check(found, facts)
+            found = patient_check(found, facts, recheck=SERVICE_RECHECK)
         for m in found:
             card = card_for(m, order, indication, bool(facts), base_url, _dated(mapped))
             if card:

@@ -11,7 +11,9 @@ _WORD = re.compile(r"[a-z][a-z-]{3,}")
 
 
 def index() -> Index:
-    return Index.for_formulary()
+    from engine.formulary.lookup import SERVICE_RECHECK
+
+    return Index.for_formulary(recheck=SERVICE_RECHECK)
 
 
 def lookup_json(query: str, indication: str | None = None) -> dict[str, Any]:
