@@ -40,6 +40,9 @@ def user_add(
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():   # no terminal to ask on (a script, CI): say how, rather than "Aborted."
+        raise InputError.of("no-password", "no terminal to ask for the password on",
+                            hint="pipe it in with --password-stdin, e.g. printf '%s\\n' \"$PW\" | cpe user add ...")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     if not password:
