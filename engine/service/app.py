@@ -24,7 +24,6 @@ def create_app(policies: Path | None = None) -> FastAPI:
 
     # /docs is served from vendored Swagger UI files (static/swagger), never from a CDN; no ReDoc.
     app = FastAPI(title="Commissioning policy engine", version=_version(), docs_url=None, redoc_url=None,
-                  max_body_size=security.max_body(),
                   description="NHS commissioning policies and the medicines formulary as rules: "
                               "eligibility decisions, RAG look-up and CDS Hooks for prescribing systems.")
     app.state.suite = Suite(policies)
@@ -35,8 +34,9 @@ def create_app(policies: Path | None = None) -> FastAPI:
     # CDS Hooks clients call from the browser (the spec requires CORS); nothing here uses cookies.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"])
-    # Defences on every response (CSP, framing, sniffing, referrer); the body limit's 413 and a
-    # client hanging up mid-body in the service's terms (max_body_size is set above).
+    # Defences on every response (CSP, framing, sniffing, referrer); the body limit, whose 413 and a
+    # client hanging up mid-body are answered in the service's terms by the handlers below.
+    app.add_middleware(security.BodyLimit, limit=security.max_body())
     app.add_middleware(security.SecurityHeaders)
     # on the CDS Hooks paths every error is an OperationOutcome (errors.cds_aware)
     from starlette.exceptions import HTTPException as StarletteHTTPException

@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 from engine.settings import setting
 
 Scope = dict[str, Any]
@@ -104,8 +106,48 @@ def max_body() -> int:
     return int(setting("max_body_bytes"))
 
 
+class BodyTooLarge(HTTPException):
+    """Raised from a request's receive once its body passes the limit (declared or counted): an
+    HTTP 413, so the app's handler for 413 answers it, as the CDS paths' fault guard expects."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="Content Too Large")
+
+
+class BodyLimit:
+    """Request bodies over `limit` bytes are refused with 413 in the service's own shape (an
+    OperationOutcome with CORS on the CDS Hooks paths), whether the size is declared by
+    Content-Length or found while reading chunks. (Starlette's own limit answered a declared
+    oversize with plain text, replacing whatever the app said.) The body is never read past the
+    limit: the app's read fails, and its 413 handler answers."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope.get("headers", []) if k.lower() == b"content-length"), None)
+        over = declared is not None and declared.isdigit() and int(declared) > self.limit
+        total = 0
+
+        async def limited() -> Message:
+            nonlocal total
+            if over:
+                raise BodyTooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        await self.app(scope, limited, send)
+
+
 async def on_body_too_large(_request: Any, exc: Exception) -> Any:
-    """Starlette's body limit (FastAPI `max_body_size`) refuses with 413: say so in the service's shape."""
+    """A body over the limit (BodyLimit) is refused with 413, in the service's shape."""
     from fastapi.responses import JSONResponse
 
     from engine.errors import InputError
