@@ -101,18 +101,21 @@ def run_case(suite: Any, policy_id: str, case: ExampleCase, location: Location) 
     return run
 
 
-def run_policy_cases(suite: Any, policy_id: str) -> list[ExampleRun]:
-    """Every case of one policy; a policy without a cases file yields nothing."""
+def policy_cases(suite: Any, policy_id: str) -> list[tuple[ExampleCase, Location]]:
+    """Every case of one policy's cases.yaml with where it is written; none without a cases file."""
     path = suite.root / policy_id / "cases.yaml"
     if not path.exists():
         return []
     cf, data = load_cases(path)
     file = display_path(path)
-    runs = []
-    for i, case in enumerate(cf.cases):
-        where = place(data["cases"], i) if isinstance(data, dict) and "cases" in data else (None, None)
-        runs.append(run_case(suite, policy_id, case, Location(file, *where)))
-    return runs
+    return [(case, Location(file, *(place(data["cases"], i) if isinstance(data, dict) and "cases" in data
+                                    else (None, None))))
+            for i, case in enumerate(cf.cases)]
+
+
+def run_policy_cases(suite: Any, policy_id: str) -> list[ExampleRun]:
+    """Every case of one policy; a policy without a cases file yields nothing."""
+    return [run_case(suite, policy_id, case, where) for case, where in policy_cases(suite, policy_id)]
 
 
 def problems(runs: list[ExampleRun]) -> list[Problem]:

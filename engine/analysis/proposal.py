@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.analysis.drafts import Draft
-from engine.analysis.examples import ExampleRun, load_cases, run_case
+from engine.analysis.examples import ExampleRun, policy_cases, run_case
 from engine.analysis.lint import RULE_CHECKS, Ctx, thresholds_out_of_range
 from engine.analysis.moves import CohortMoves
 from engine.analysis.readings import ReadingDiff, diff_by_reading
-from engine.errors import InputError, Location, Problem
-from engine.language.source import LDict, display_path
+from engine.errors import InputError, Problem
 
 
 @dataclass
@@ -84,14 +83,9 @@ def lint_draft(draft: Draft) -> list[Problem]:
 def base_cases_on_draft(draft: Draft) -> list[ExampleRun]:
     """The policy's example cases that run on the base version, decided again under the draft."""
     suite, pid, base = draft.suite, draft.policy.id, draft.base.label
-    path = suite.root / pid / "cases.yaml"
-    if not path.exists():
-        return []
-    cf, data = load_cases(path)
-    file = display_path(path)
     runs = []
     ids = {n.id for n in draft.rv.criterion_nodes()}
-    for i, case in enumerate(cf.cases):
+    for case, where in policy_cases(suite, pid):
         try:
             label = suite.select(pid, version=case.version, on=case.referral_date).label
         except InputError:
@@ -102,6 +96,5 @@ def base_cases_on_draft(draft: Draft) -> list[ExampleRun]:
         kept = {cid: st for cid, st in case.expect.criteria.items() if cid in ids}
         moved = case.model_copy(update={"version": draft.version.version, "referral_date": None,
                                         "expect": case.expect.model_copy(update={"version": None, "criteria": kept})})
-        line = data["cases"].item_lines[i] if isinstance(data, LDict) else None
-        runs.append(run_case(suite, pid, moved, Location(file, line)))
+        runs.append(run_case(suite, pid, moved, where))
     return runs

@@ -307,16 +307,21 @@ def unidentified_card(order: Mapping[str, Any], base_url: str) -> dict[str, Any]
     """The card for an order whose medicine the formulary cannot identify: it says so (not a green)."""
     what = ", ".join(order.get("names") or []) or "this order's medicine"
     why = order.get("unidentified") or f"no formulary entry matches {what}"
+    return _not_a_green(f"Formulary status unknown: {what[:80]} not identified in the local formulary", "info",
+                        f"The formulary check could not identify {what}: {why}. This is not a green: check the "
+                        "medicine's status in the local formulary before prescribing.", base_url,
+                        {ext("status"): "unknown", ext("medication-request"): order.get("id"),
+                         ext("unidentified"): why})
+
+
+def _not_a_green(summary: str, indicator: str, detail: str, base_url: str, extension: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """A card that says the formulary cannot vouch for this order, with a link to search it."""
     return {
-        "uuid": str(uuid.uuid4()),
-        "summary": f"Formulary status unknown: {what[:80]} not identified in the local formulary",
-        "indicator": "info",
-        "detail": (f"The formulary check could not identify {what}: {why}. This is not a green: check the "
-                   "medicine's status in the local formulary before prescribing."),
+        "uuid": str(uuid.uuid4()), "summary": summary, "indicator": indicator, "detail": detail,
         "source": {"label": "Local formulary look-up", "url": f"{base_url}/medicines"},
         "links": [{"label": "Search the formulary", "url": f"{base_url}/medicines", "type": "absolute"}],
-        "extension": clean({ext("status"): "unknown", ext("medication-request"): order.get("id"),
-                            ext("unidentified"): why}),
+        "extension": clean(extension),
     }
 
 
@@ -325,15 +330,9 @@ def excluded_card(order: Mapping[str, Any], base_url: str) -> dict[str, Any]:
     decision covers it (neither the excluded decision's colour nor a green)."""
     ex = order["excluded"]
     m = ex["matches"][0]
-    return {
-        "uuid": str(uuid.uuid4()),
-        "summary": f"No formulary decision for {m.medicine} for {ex['indication'][:60]}"[:140],
-        "indicator": "warning",
-        "detail": (f"The local decision for {m.medicine} is for {m.entry['indication']}, which excludes "
-                   f"{ex['indication']}: no formulary decision covers this order. This is not a green: check "
-                   "with the formulary team or the specialist before prescribing."),
-        "source": {"label": "Local formulary look-up", "url": f"{base_url}/medicines"},
-        "links": [{"label": "Search the formulary", "url": f"{base_url}/medicines", "type": "absolute"}],
-        "extension": clean({ext("status"): "no-decision", ext("medication-request"): order.get("id"),
-                            ext("excluded-by"): m.id}),
-    }
+    return _not_a_green(f"No formulary decision for {m.medicine} for {ex['indication'][:60]}"[:140], "warning",
+                        f"The local decision for {m.medicine} is for {m.entry['indication']}, which excludes "
+                        f"{ex['indication']}: no formulary decision covers this order. This is not a green: "
+                        "check with the formulary team or the specialist before prescribing.", base_url,
+                        {ext("status"): "no-decision", ext("medication-request"): order.get("id"),
+                         ext("excluded-by"): m.id})
