@@ -118,12 +118,14 @@ def _version() -> str:
 
 
 def serving_app(policies: Path | None = None) -> FastAPI:
-    """The app `cpe serve` runs in each worker: create_app, then the formulary's index and validated
-    entries built before the first request (built lazily, the first CDS call in each worker waited
-    half a second and every request behind it with it)."""
+    """The app `cpe serve` runs in each worker: create_app, the formulary's index and validated
+    entries built now, and every other first-request cost paid by the lifespan's warm-up before the
+    worker listens (engine/service/warm.py: cold, the first of 200 clients waited 2-3 s)."""
     from engine.formulary import lookup
+    from engine.service import warm
 
     app = create_app(policies)
     lookup.Index.for_formulary(recheck=lookup.SERVICE_RECHECK)
     lookup.validated(recheck=lookup.SERVICE_RECHECK)
+    app.router.lifespan_context = warm.lifespan
     return app

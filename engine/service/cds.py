@@ -29,7 +29,7 @@ from engine.errors import InputError
 from engine.service import schemas
 from engine.service.cds_prefetch import PREFETCH
 from engine.service.errors import cds_error, cds_input_error, read_json
-from engine.service.pools import on_cpu
+from engine.service.pools import on_cds
 
 log = logging.getLogger("cpe.cds")
 router = APIRouter(tags=["cds-hooks"])
@@ -155,25 +155,46 @@ def discovery() -> dict[str, Any]:
 
 async def _body_of(request: Request, service_id: str, model: Any) -> Any:
     """The validated body of a trusted call to one of our services, or the error response to send instead."""
-    from engine.service.cds_auth import Untrusted, verify_call
+    read = await _read(request, service_id)
+    if isinstance(read, JSONResponse):
+        return read
+    trusted = await on_cds(_trusted, read, request.headers.get("authorization"), _audience(request, service_id), model)
+    if isinstance(trusted, JSONResponse):
+        return trusted
+    request.state.caller, hook = trusted
+    return hook
 
+
+async def _read(request: Request, service_id: str) -> Any:
+    """The parsed body of a call to one of our services, or the error response (404, 400)."""
     if service_id not in SERVICES:
         return cds_error(404, f"no CDS service {service_id!r}", "unknown-service")
     try:
-        body = await read_json(request)
+        return await read_json(request)
     except InputError as exc:
         return cds_input_error(exc)
+
+
+def _audience(request: Request, service_id: str) -> list[str]:
+    """The URLs the caller's JWT may name as its audience."""
     audience = [f"{public_base(request)}/cds-services/{service_id}"]
     if request.url.path.endswith("/feedback"):  # the feedback endpoint, or the service it reports on
         audience.insert(0, audience[0] + "/feedback")
+    return audience
+
+
+def _trusted(body: Any, authorization: str | None, audience: list[str], model: Any) -> Any:
+    """(caller, validated body) of a call whose JWT verifies, or the error response (401, 400)."""
+    from engine.service.cds_auth import Untrusted, verify_call
+
     try:
-        request.state.caller = await on_cpu(verify_call, request.headers.get("authorization"), audience)
+        caller = verify_call(authorization, audience)
     except Untrusted as exc:
         log.info("CDS call refused: %s", exc)
         return cds_error(401, str(exc), "untrusted-cds-client",
                          {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     try:
-        return model.model_validate(body)
+        return caller, model.model_validate(body)
     except ValidationError as exc:
         return cds_error(400, _validation_message(exc), "bad-cds-request")
 
@@ -253,35 +274,67 @@ async def call_service(request: Request, service_id: str) -> JSONResponse:
 
 
 async def _call(request: Request, service_id: str) -> JSONResponse:
-    from engine.service.cards import cards_for
+    """One trip to the CDS lane when the request carries its prefetch (the usual case); a second, for
+    the cards, only when the prefetch must first be fetched from fhirServer."""
     from engine.service.cds_auth import development
-    from engine.service.cds_prefetch import Unavailable, check_authorization, complete, for_patient
+    from engine.service.cds_prefetch import Unavailable, complete
 
-    hook = await _body_of(request, service_id, HookRequest)
-    if isinstance(hook, JSONResponse):
-        return hook
-    want = SERVICES[service_id]["hook"]
-    if hook.hook != want:
-        return cds_error(400, f"service {service_id!r} answers the {want!r} hook, not {hook.hook!r}", "wrong-hook")
-    problem = context_problem(want, hook.context) or check_authorization(hook.fhirServer, hook.fhirAuthorization)
-    context, unselected = selected(want, hook.context) if problem is None else (hook.context, None)
-    if problem or unselected:
-        return cds_error(400, problem or unselected or "", "bad-cds-context")
+    read = await _read(request, service_id)
+    if isinstance(read, JSONResponse):
+        return read
+    call = _Call(service_id, request.app.state.suite, public_base(request), request.app.state.feedback)
+    judged = await on_cds(call.judge, read, request.headers.get("authorization"), _audience(request, service_id))
+    if isinstance(judged, JSONResponse):
+        return judged
+    hook, context = judged
     try:
         prefetch = await complete(hook.prefetch, context, hook.fhirServer, hook.fhirAuthorization, development())
     except Unavailable as exc:
         return cds_error(412, str(exc), "prefetch-unavailable")
-    prefetch, _, wrong = for_patient(prefetch, context["patientId"])
-    if wrong:
-        return cds_error(400, wrong, "wrong-patient")
-    try:
-        cards = await on_cpu(cards_for, context, prefetch, request.app.state.suite, public_base(request),
-                             dt.date.today(), hook.extension)
-    except InputError as exc:
-        return cds_input_error(exc)
-    for c in cards:
-        request.app.state.feedback.issued(service_id, c)
-    return JSONResponse({"cards": cards})
+    return await on_cds(call.cards, hook, context, prefetch)
+
+
+class _Call:
+    """A CDS Hooks call's work off the event loop, in the order of the module docstring."""
+
+    def __init__(self, service_id: str, suite: Any, base: str, feedback: Any):
+        self.service_id, self.suite, self.base, self.feedback = service_id, suite, base, feedback
+
+    def judge(self, body: Any, authorization: str | None, audience: list[str]) -> Any:
+        """The answer, or (hook, context) when the prefetch must be fetched first."""
+        from engine.service.cds_prefetch import PREFETCH, check_authorization, satisfied
+
+        trusted = _trusted(body, authorization, audience, HookRequest)
+        if isinstance(trusted, JSONResponse):
+            return trusted
+        hook = trusted[1]
+        want = SERVICES[self.service_id]["hook"]
+        if hook.hook != want:
+            return cds_error(400, f"service {self.service_id!r} answers the {want!r} hook, not {hook.hook!r}",
+                             "wrong-hook")
+        problem = context_problem(want, hook.context) or check_authorization(hook.fhirServer, hook.fhirAuthorization)
+        context, unselected = selected(want, hook.context) if problem is None else (hook.context, None)
+        if problem or unselected:
+            return cds_error(400, problem or unselected or "", "bad-cds-context")
+        prefetch = {k: v for k, v in (hook.prefetch or {}).items() if satisfied(v)}
+        if any(k not in prefetch for k in PREFETCH):
+            return hook, context
+        return self.cards(hook, context, prefetch)
+
+    def cards(self, hook: HookRequest, context: dict[str, Any], prefetch: dict[str, Any]) -> JSONResponse:
+        from engine.service.cards import cards_for
+        from engine.service.cds_prefetch import for_patient
+
+        prefetch, _, wrong = for_patient(prefetch, context["patientId"])
+        if wrong:
+            return cds_error(400, wrong, "wrong-patient")
+        try:
+            cards = cards_for(context, prefetch, self.suite, self.base, dt.date.today(), hook.extension)
+        except InputError as exc:
+            return cds_input_error(exc)
+        for c in cards:
+            self.feedback.issued(self.service_id, c)
+        return JSONResponse({"cards": cards})
 
 
 @router.post("/cds-services/{service_id}/feedback", response_model=None, openapi_extra=_body("FeedbackBody"),

@@ -221,6 +221,13 @@ def _public_key(jwk_json: str, alg: str) -> Any:
     return jwt.PyJWK.from_dict(json.loads(jwk_json), algorithm=alg).key
 
 
+def prepare_keys() -> None:
+    """The configured JWK Set read and each of its keys built (at a worker's start, not on its first call)."""
+    for jwk in KEYS.configured(required=False).get("keys", []):
+        if isinstance(jwk, dict) and jwk.get("alg") in ALGORITHMS:
+            _public_key(json.dumps(jwk, sort_keys=True), jwk["alg"])
+
+
 def warn_if_development() -> None:
     """At start-up: say loudly that unsigned CDS calls will be accepted."""
     if development():

@@ -1,8 +1,18 @@
-"""Where blocking work runs, so the event loop only moves bytes.
+"""Where blocking work runs, so the event loop only moves bytes; and how much of it runs at once.
 
-CPU work (deciding, CDS Hooks cards) goes to anyio's worker threads (`on_cpu`). The register's
-writes go to a small pool of their own (`on_writer`): they wait on the database's write lock,
-and a burst of them must not take every worker thread from the read-only calls.
+One worker process runs Python on one core (the GIL), so threads add no speed to CPU work, only
+waiting: with anyio's default of 40 threads, 40 requests shared the core, each took 40 times as
+long, and the event loop got the GIL one turn in 41, so even finished answers waited to be sent.
+So each lane has a few threads and the rest of its requests queue, first come first served,
+without holding the GIL:
+
+- `on_cds`: CDS Hooks calls (the caller's JWT, the cards), in a lane of their own (CPE_CDS_THREADS):
+  a prescriber's order is never queued behind page renders and look-ups (the CDS Hooks guidance
+  asks for an answer within a few hundred milliseconds);
+- `on_cpu`: every other decision, look-up and page, on anyio's default limiter (CPE_CPU_THREADS),
+  which FastAPI's plain `def` endpoints also use;
+- `on_writer`: the register's writes, in a pool of their own (CPE_REGISTER_WRITERS): they wait on
+  the database's write lock, and a burst of them must not take the threads of the read-only calls.
 """
 from __future__ import annotations
 
@@ -12,12 +22,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
+from anyio.lowlevel import RunVar
 from starlette.concurrency import run_in_threadpool
 
 from engine.settings import setting
 
 T = TypeVar("T")
 _WRITERS: ThreadPoolExecutor | None = None
+_CDS_LANE: RunVar[anyio.CapacityLimiter] = RunVar("cpe_cds_lane")   # one per event loop
 
 
 def _writers() -> ThreadPoolExecutor:
@@ -28,8 +42,27 @@ def _writers() -> ThreadPoolExecutor:
     return _WRITERS
 
 
+def bound_cpu_threads() -> None:
+    """At most CPE_CPU_THREADS of this worker's other requests compute at once (anyio's default
+    limiter: FastAPI's plain `def` endpoints and on_cpu). Called at a worker's start."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = int(setting("cpu_threads"))
+
+
+def _cds_lane() -> anyio.CapacityLimiter:
+    try:
+        return _CDS_LANE.get()
+    except LookupError:
+        lane = anyio.CapacityLimiter(int(setting("cds_threads")))
+        _CDS_LANE.set(lane)
+        return lane
+
+
 async def on_cpu(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def on_cds(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=_cds_lane())
 
 
 async def on_writer(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
