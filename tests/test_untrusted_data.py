@@ -229,3 +229,38 @@ def test_no_personal_data_in_logs_even_when_the_database_fails(client, register,
                           patient_ref=BODY["patient_ref"])
     for text in (caplog.text, str(e.value)):
         assert "SECRET" not in text and "9434765919" not in text
+
+
+# -- text in a JSON body: a NUL or a lone surrogate is refused, wherever it is ------------------------
+_TEXT = st.text(alphabet=st.sampled_from(["a", "é", "\\", "u", "0", "\x00", "\ud800", "\udfff", "😀", '"', "\n"]),
+                max_size=6)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-10, 10) | _TEXT,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+                     max_leaves=8)
+
+
+def _strings(v: object) -> list[str]:
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, dict):
+        return [s for k, x in v.items() for s in [k, *_strings(x)]]
+    if isinstance(v, list):
+        return [s for x in v for s in _strings(x)]
+    return []
+
+
+@given(value=_JSON, ascii_only=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_a_json_body_is_refused_exactly_when_some_text_holds_a_nul_or_a_lone_surrogate(value, ascii_only):
+    """parse_json skips the per-string check when the whole text cannot hold a bad string
+    (source._clean_text); the verdict must be the same as checking every string."""
+    from engine.language.source import parse_json
+
+    bad = any("\x00" in s or any(0xD800 <= ord(c) <= 0xDFFF for c in s) for s in _strings(value))
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    if bad:
+        with pytest.raises(InputError, match="NUL|surrogate"):
+            parse_json(text)
+    else:
+        assert parse_json(text) == value
+        assert parse_json(text.encode("utf-8")) == value

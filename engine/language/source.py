@@ -306,37 +306,61 @@ def _col(node: Any) -> int:
     return node.start_mark.column + 1 if node is not None else 0
 
 
-def _located(value: Any, node: Any, depth: int, count: list[int], file: str | None = None) -> Any:
+def _located(value: Any, node: Any, depth: int, count: list[int], file: str | None = None,
+             check: bool = True) -> Any:
     """The parsed JSON as LDict/LList, lines taken from the YAML node tree of the same text (when
-    there is one), checking depth, size and text on the way."""
+    there is one), checking depth, size and (unless `check` is False: see _clean_text) text on the way."""
     count[0] += 1
     if depth > MAX_DEPTH or count[0] > MAX_NODES:
         raise _Refused(f"nested more than {MAX_DEPTH} levels deep" if depth > MAX_DEPTH else
                        f"more than {MAX_NODES} values")
     if isinstance(value, str):
-        why = bad_text(value)
+        why = bad_text(value) if check else None
         if why:
             raise _Refused(why)
         return value
     if isinstance(value, dict):
-        pairs = node.value if isinstance(node, yaml.MappingNode) and len(node.value) == len(value) else None
-        out = LDict()
-        out.file, out.line, out.column, out.key_lines, out.key_columns = file, _line(node), _col(node), {}, {}
-        for i, (k, v) in enumerate(value.items()):
-            why = bad_text(k)
-            if why:
-                raise _Refused(why)
-            out[k] = _located(v, pairs[i][1] if pairs else None, depth + 1, count, file)
-            out.key_lines[k], out.key_columns[k] = (_line(pairs[i][0]), _col(pairs[i][0])) if pairs else (0, 0)
-        return out
+        return _located_dict(value, node, depth, count, file, check)
     if isinstance(value, list):
         items = node.value if isinstance(node, yaml.SequenceNode) and len(node.value) == len(value) else None
-        lst = LList(_located(v, items[i] if items else None, depth + 1, count, file) for i, v in enumerate(value))
+        lst = LList(_located(v, items[i] if items else None, depth + 1, count, file, check)
+                    for i, v in enumerate(value))
         lst.file, lst.line, lst.column = file, _line(node), _col(node)
         lst.item_lines = [_line(n) for n in items] if items else [0] * len(value)
         lst.item_columns = [_col(n) for n in items] if items else [0] * len(value)
         return lst
     return value
+
+
+def _located_dict(value: dict[str, Any], node: Any, depth: int, count: list[int], file: str | None,
+                  check: bool) -> LDict:
+    pairs = node.value if isinstance(node, yaml.MappingNode) and len(node.value) == len(value) else None
+    out = LDict()
+    out.file, out.line, out.column = file, _line(node), _col(node)
+    for i, (k, v) in enumerate(value.items()):
+        why = bad_text(k) if check else None
+        if why:
+            raise _Refused(why)
+        out[k] = _located(v, pairs[i][1] if pairs else None, depth + 1, count, file, check)
+    if pairs:
+        out.key_lines = {k: _line(pairs[i][0]) for i, k in enumerate(value)}
+        out.key_columns = {k: _col(pairs[i][0]) for i, k in enumerate(value)}
+    else:
+        out.key_lines, out.key_columns = dict.fromkeys(value, 0), dict.fromkeys(value, 0)
+    return out
+
+
+def _clean_text(text: str) -> bool:
+    """Whether no string parsed from this JSON text can hold a NUL or a lone surrogate. Those come
+    only from such a character in the text itself or from a \\u escape, so a text with neither needs
+    no check of each string (parse_json on a CDS Hooks request: a tenth of the call's time)."""
+    if "\\u" in text or "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _nodes(text: str) -> Any:
@@ -363,7 +387,7 @@ def parse_json(text: str | bytes, file: str | None = None, *, lines: bool = Fals
     try:
         data = json.loads(text, object_pairs_hook=_pairs, parse_int=_json_int, parse_float=_json_float,
                           parse_constant=_json_constant)
-        return _located(data, _nodes(text) if lines else None, 0, [0], file)
+        return _located(data, _nodes(text) if lines else None, 0, [0], file, check=not _clean_text(text))
     except json.JSONDecodeError as exc:
         raise InputError(Problem("invalid-json", f"{exc.msg} (line {exc.lineno}, column {exc.colno})",
                                  Location(file, exc.lineno, exc.colno))) from None
