@@ -49,7 +49,8 @@ SPECS: dict[str, Spec] = {
                                  "folder)", kind="path?"),
     "register_writers": Spec(4, "threads per service worker that write to the register", kind="int+"),
     "cpu_threads": Spec(2, "threads per service worker that decide, look up and render pages at once "
-                           "(more only share one core and lengthen every request)", kind="int+"),
+                           "(one while CDS Hooks calls wait; more only share one core and lengthen every "
+                           "request)", kind="int+"),
     "cds_threads": Spec(2, "threads per service worker for CDS Hooks calls, a lane of their own", kind="int+"),
     "api_tokens": Spec(None, "register API tokens: name:role:token, comma-separated", secret=True, kind="secret?"),
     "api_tokens_file": Spec(None, "a file of register API tokens, one name:role:token a line", kind="path?"),

@@ -82,3 +82,16 @@ def test_the_lanes_take_their_size_from_settings(monkeypatch, name):
     monkeypatch.setenv(name, "0")
     with pytest.raises(Exception, match=name.removeprefix("CPE_").lower() + "|" + name):
         setting(name.removeprefix("CPE_").lower())
+
+
+def test_while_a_cds_call_waits_or_runs_the_other_lane_narrows_to_one_thread(monkeypatch):
+    monkeypatch.setenv("CPE_CPU_THREADS", "3")
+
+    async def main() -> None:
+        bound_cpu_threads()
+        others = anyio.to_thread.current_default_thread_limiter()
+        assert others.total_tokens == 3
+        assert await on_cds(lambda: others.total_tokens) == 1
+        assert others.total_tokens == 3   # widened again once no CDS call is left
+
+    anyio.run(main)

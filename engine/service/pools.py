@@ -8,7 +8,9 @@ without holding the GIL:
 
 - `on_cds`: CDS Hooks calls (the caller's JWT, the cards), in a lane of their own (CPE_CDS_THREADS):
   a prescriber's order is never queued behind page renders and look-ups (the CDS Hooks guidance
-  asks for an answer within a few hundred milliseconds);
+  asks for an answer within a few hundred milliseconds). While any CDS call waits or runs, the
+  other lane is narrowed to one thread, so the calls get most of the core; it widens again when
+  none is left;
 - `on_cpu`: every other decision, look-up and page, on anyio's default limiter (CPE_CPU_THREADS),
   which FastAPI's plain `def` endpoints also use;
 - `on_writer`: the register's writes, in a pool of their own (CPE_REGISTER_WRITERS): they wait on
@@ -32,6 +34,7 @@ from engine.settings import setting
 T = TypeVar("T")
 _WRITERS: ThreadPoolExecutor | None = None
 _CDS_LANE: RunVar[anyio.CapacityLimiter] = RunVar("cpe_cds_lane")   # one per event loop
+_CDS_CALLS: RunVar[list[int]] = RunVar("cpe_cds_calls")   # [CDS calls waiting or running in this loop]
 
 
 def _writers() -> ThreadPoolExecutor:
@@ -61,8 +64,26 @@ async def on_cpu(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
+def _cds_calls() -> list[int]:
+    try:
+        return _CDS_CALLS.get()
+    except LookupError:
+        calls = [0]
+        _CDS_CALLS.set(calls)
+        return calls
+
+
 async def on_cds(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=_cds_lane())
+    lane, calls, others = _cds_lane(), _cds_calls(), anyio.to_thread.current_default_thread_limiter()
+    calls[0] += 1
+    if calls[0] == 1:   # the first CDS call: the other lane takes no new thread beyond one
+        others.total_tokens = 1
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=lane)
+    finally:
+        calls[0] -= 1
+        if calls[0] == 0:   # the last one answered: the other lane widens (waiters start at once)
+            others.total_tokens = int(setting("cpu_threads"))
 
 
 async def on_writer(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
