@@ -34,7 +34,8 @@ from engine.settings import setting
 T = TypeVar("T")
 _WRITERS: ThreadPoolExecutor | None = None
 _CDS_LANE: RunVar[anyio.CapacityLimiter] = RunVar("cpe_cds_lane")   # one per event loop
-_CDS_CALLS: RunVar[list[int]] = RunVar("cpe_cds_calls")   # [CDS calls waiting or running in this loop]
+# [CDS calls waiting or running in this loop, the other lane's width before the first of them]
+_CDS_CALLS: RunVar[list[int]] = RunVar("cpe_cds_calls")
 
 
 def _writers() -> ThreadPoolExecutor:
@@ -68,7 +69,7 @@ def _cds_calls() -> list[int]:
     try:
         return _CDS_CALLS.get()
     except LookupError:
-        calls = [0]
+        calls = [0, 0]
         _CDS_CALLS.set(calls)
         return calls
 
@@ -77,13 +78,13 @@ async def on_cds(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     lane, calls, others = _cds_lane(), _cds_calls(), anyio.to_thread.current_default_thread_limiter()
     calls[0] += 1
     if calls[0] == 1:   # the first CDS call: the other lane takes no new thread beyond one
-        others.total_tokens = 1
+        calls[1], others.total_tokens = int(others.total_tokens), 1
     try:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=lane)
     finally:
         calls[0] -= 1
-        if calls[0] == 0:   # the last one answered: the other lane widens (waiters start at once)
-            others.total_tokens = int(setting("cpu_threads"))
+        if calls[0] == 0:   # the last one answered: the other lane widens again (its waiters start at once)
+            others.total_tokens = calls[1]
 
 
 async def on_writer(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

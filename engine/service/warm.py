@@ -116,7 +116,8 @@ def _cds_parts(app: FastAPI) -> None:
 
 async def _requests(app: FastAPI) -> None:
     """One request of each read-only kind, in process: the pages, the medicine look-up, each policy's
-    evaluation (its compiled rules), discovery, and a CDS call without a token (its refusal path)."""
+    evaluation (its compiled rules) and discovery. Not a CDS call: without a trusted JWT it would be
+    refused, or in development mode logged as accepted without one (its parts are warmed directly)."""
     import httpx
 
     medicine = _sample_medicine() or "paracetamol"
@@ -128,4 +129,3 @@ async def _requests(app: FastAPI) -> None:
             await client.get(path)
         for policy_id in app.state.suite.ids():
             await client.post(f"/api/policies/{policy_id}/evaluate", json={})
-        await client.post("/cds-services/formulary-order-select", json={})
