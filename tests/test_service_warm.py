@@ -5,12 +5,19 @@ from __future__ import annotations
 import threading
 
 import anyio
+import anyio.from_thread
 import pytest
 from fastapi.testclient import TestClient
 
 from engine.service import pages
 from engine.service.app import serving_app
 from engine.service.pools import bound_cpu_threads, on_cds, on_cpu
+
+
+def _run(main) -> None:  # noqa: ANN001
+    """anyio.run in a thread of its own (a browser test's sync Playwright may hold this thread's loop)."""
+    with anyio.from_thread.start_blocking_portal() as portal:
+        portal.call(main)
 
 
 def _compiled(name: str) -> bool:
@@ -70,7 +77,7 @@ def test_a_cds_call_is_answered_while_every_other_thread_is_busy(monkeypatch):
                 release.set()
         assert started == ["first", "second"]
 
-    anyio.run(main)
+    _run(main)
 
 
 @pytest.mark.parametrize("name", ["CPE_CPU_THREADS", "CPE_CDS_THREADS"])
@@ -94,4 +101,4 @@ def test_while_a_cds_call_waits_or_runs_the_other_lane_narrows_to_one_thread(mon
         assert await on_cds(lambda: others.total_tokens) == 1
         assert others.total_tokens == 3   # widened again once no CDS call is left
 
-    anyio.run(main)
+    _run(main)

@@ -306,8 +306,7 @@ def _col(node: Any) -> int:
     return node.start_mark.column + 1 if node is not None else 0
 
 
-def _located(value: Any, node: Any, depth: int, count: list[int], file: str | None = None,
-             check: bool = True) -> Any:
+def _located(value: Any, node: Any, depth: int, count: list[int], file: str | None = None, check: bool = True) -> Any:
     """The parsed JSON as LDict/LList, lines taken from the YAML node tree of the same text (when
     there is one), checking depth, size and (unless `check` is False: see _clean_text) text on the way."""
     count[0] += 1
@@ -315,10 +314,7 @@ def _located(value: Any, node: Any, depth: int, count: list[int], file: str | No
         raise _Refused(f"nested more than {MAX_DEPTH} levels deep" if depth > MAX_DEPTH else
                        f"more than {MAX_NODES} values")
     if isinstance(value, str):
-        why = bad_text(value) if check else None
-        if why:
-            raise _Refused(why)
-        return value
+        return _text(value) if check else value
     if isinstance(value, dict):
         return _located_dict(value, node, depth, count, file, check)
     if isinstance(value, list):
@@ -335,32 +331,26 @@ def _located(value: Any, node: Any, depth: int, count: list[int], file: str | No
 def _located_dict(value: dict[str, Any], node: Any, depth: int, count: list[int], file: str | None,
                   check: bool) -> LDict:
     pairs = node.value if isinstance(node, yaml.MappingNode) and len(node.value) == len(value) else None
-    out = LDict()
+    out = LDict((_text(k) if check else k, _located(v, pairs[i][1] if pairs else None, depth + 1, count, file, check))
+                for i, (k, v) in enumerate(value.items()))
     out.file, out.line, out.column = file, _line(node), _col(node)
-    for i, (k, v) in enumerate(value.items()):
-        why = bad_text(k) if check else None
-        if why:
-            raise _Refused(why)
-        out[k] = _located(v, pairs[i][1] if pairs else None, depth + 1, count, file, check)
-    if pairs:
-        out.key_lines = {k: _line(pairs[i][0]) for i, k in enumerate(value)}
-        out.key_columns = {k: _col(pairs[i][0]) for i, k in enumerate(value)}
-    else:
-        out.key_lines, out.key_columns = dict.fromkeys(value, 0), dict.fromkeys(value, 0)
+    out.key_lines = {k: _line(pairs[i][0]) for i, k in enumerate(value)} if pairs else dict.fromkeys(value, 0)
+    out.key_columns = {k: _col(pairs[i][0]) for i, k in enumerate(value)} if pairs else dict.fromkeys(value, 0)
     return out
 
 
+def _text(s: str) -> str:
+    why = bad_text(s)
+    if why:
+        raise _Refused(why)
+    return s
+
+
 def _clean_text(text: str) -> bool:
-    """Whether no string parsed from this JSON text can hold a NUL or a lone surrogate. Those come
-    only from such a character in the text itself or from a \\u escape, so a text with neither needs
-    no check of each string (parse_json on a CDS Hooks request: a tenth of the call's time)."""
-    if "\\u" in text or "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Whether no string parsed from this JSON text can hold a NUL or a lone surrogate: those come only
+    from such a character in the text or a \\u escape, so a text with neither needs no check of each
+    string (parse_json on a CDS Hooks request: a tenth of the call's time)."""
+    return "\\u" not in text and bad_text(text) is None
 
 
 def _nodes(text: str) -> Any:
