@@ -5,28 +5,29 @@
 Starts `cpe serve` on a free 127.0.0.1 port (one worker per CPU unless --workers), with a fresh
 SQLite register in a temporary folder (or --database, e.g. a PostgreSQL URL you own), its own
 register key and checkpoint file, and one officer token. Then `--clients` clients, each with its
-own keep-alive connection and no think time (a closed loop: each sends its next request when
-the last is answered), started evenly over `--ramp` seconds (0: all at the same instant, as after
-a restart with every client waiting), cycle through a mix: CDS Hooks order-select calls (4 in 10), evaluate
-(2), medicine look-ups over the API (2), the look-up page (1) and case creation (1); the
+own keep-alive connection and no think time (a closed loop: each sends its next request when the
+last is answered), started evenly over `--ramp` seconds (0: all at the same instant, as after a
+restart with every client waiting), cycle through a mix: CDS Hooks order-select calls (4 in 10),
+evaluate (2), medicine look-ups over the API (2), the look-up page (1) and case creation (1); the
 environment variable LOAD_SKIP=cases (comma-separated kinds) leaves kinds out. Each CDS call
 carries a fresh ES384 JWT signed with the CDS Hooks sandbox's published key, which the server is
 configured to trust (so every call pays the verification a production call pays), and the full
 prefetch; it is signed before the clock starts (as an EHR signs before it sends), with the key
-parsed once per client process. Clients run in `--procs` processes (aiohttp) so the load generator itself is not the
-bottleneck; they share the machine's CPUs with the server.
+parsed once per client process. Clients run in `--procs` processes (aiohttp) so the load generator
+itself is not the bottleneck; they share the machine's CPUs with the server.
 
 A closed loop measures a saturated server: by Little's law each client's latency is about
-clients / throughput, so at 200 clients the latencies say how fast requests are served, and
-slow endpoints (case creation, serialised by the chain's lock) hold clients that would otherwise
-queue at the fast ones.
+clients / throughput, so at 200 clients the latencies say how fast requests are served, and slow endpoints
+(case creation, serialised by the chain's lock) hold clients that would otherwise queue at the
+fast ones.
 
 Printed per endpoint: requests, throughput, p50/p95/p99/max latency over the whole run (the ramp
 included), 5xx responses, other unexpected statuses, connection errors; then the p99 of the
-requests sent after the ramp, and the CDS calls' p50/p99 in each 10 s of the run. Afterwards `cpe register verify` runs on the register,
-and every case acknowledged with 201 must be in it. Exit 0 when there were no connection
-errors, no 5xx, verify passed and no acknowledged case is missing; else 1. This is a benchmark:
-the latency figures are printed, not asserted (docs/performance.md records them).
+requests sent after the ramp, and the CDS calls' p50/p99 in each 10 s of the run. Afterwards
+`cpe register verify` runs on the register, and every case acknowledged with 201 must be in it. Exit 0
+when there were no connection errors, no 5xx, verify passed and no acknowledged case is missing;
+else 1. This is a benchmark: the latency figures are printed, not asserted (docs/performance.md
+records them).
 """
 from __future__ import annotations
 
