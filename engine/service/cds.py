@@ -302,7 +302,7 @@ class _Call:
 
     def judge(self, body: Any, authorization: str | None, audience: list[str]) -> Any:
         """The answer, or (hook, context) when the prefetch must be fetched first."""
-        from engine.service.cds_prefetch import PREFETCH, check_authorization, satisfied
+        from engine.service.cds_prefetch import check_authorization, present
 
         trusted = _trusted(body, authorization, audience, HookRequest)
         if isinstance(trusted, JSONResponse):
@@ -316,8 +316,8 @@ class _Call:
         context, unselected = selected(want, hook.context) if problem is None else (hook.context, None)
         if problem or unselected:
             return cds_error(400, problem or unselected or "", "bad-cds-context")
-        prefetch = {k: v for k, v in (hook.prefetch or {}).items() if satisfied(v)}
-        if any(k not in prefetch for k in PREFETCH):
+        prefetch, missing = present(hook.prefetch)
+        if missing:
             return hook, context
         return self.cards(hook, context, prefetch)
 

@@ -116,12 +116,17 @@ def _loopback(url: str) -> bool:
     return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
+def present(prefetch: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """(the resources the request sent, the template keys it did not satisfy): the templates' keys,
+    plus any other resource the EHR chose to send (a Medication an order refers to)."""
+    have = {k: v for k, v in (prefetch or {}).items() if satisfied(v)}
+    return have, [k for k in PREFETCH if k not in have]
+
+
 async def complete(prefetch: Mapping[str, Any] | None, context: Mapping[str, Any], fhir_server: str | None,
                    auth: Mapping[str, Any] | None, development: bool) -> dict[str, Any]:
     """Every prefetch key this service asks for, from the request or fetched; Unavailable otherwise."""
-    # the templates' keys, plus any other resource the EHR chose to send (a Medication an order refers to)
-    have = {k: v for k, v in (prefetch or {}).items() if satisfied(v)}
-    missing = [k for k in PREFETCH if k not in have]
+    have, missing = present(prefetch)
     if not missing:
         return have
     if not fhir_server:

@@ -33,9 +33,6 @@ from engine.settings import setting
 
 T = TypeVar("T")
 _WRITERS: ThreadPoolExecutor | None = None
-_CDS_LANE: RunVar[anyio.CapacityLimiter] = RunVar("cpe_cds_lane")   # one per event loop
-# [CDS calls waiting or running in this loop, the other lane's width before the first of them]
-_CDS_CALLS: RunVar[list[int]] = RunVar("cpe_cds_calls")
 
 
 def _writers() -> ThreadPoolExecutor:
@@ -52,39 +49,42 @@ def bound_cpu_threads() -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = int(setting("cpu_threads"))
 
 
-def _cds_lane() -> anyio.CapacityLimiter:
-    try:
-        return _CDS_LANE.get()
-    except LookupError:
-        lane = anyio.CapacityLimiter(int(setting("cds_threads")))
-        _CDS_LANE.set(lane)
-        return lane
-
-
 async def on_cpu(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
-def _cds_calls() -> list[int]:
+class _CdsLane:
+    """The CDS lane of one event loop: its threads, the calls waiting or running in it, and the
+    other lane's width before the first of them narrowed it."""
+
+    def __init__(self) -> None:
+        self.threads = anyio.CapacityLimiter(int(setting("cds_threads")))
+        self.calls = 0
+        self.others_width = 0
+
+
+_CDS_LANE: RunVar[_CdsLane] = RunVar("cpe_cds_lane")
+
+
+def _cds_lane() -> _CdsLane:
     try:
-        return _CDS_CALLS.get()
+        return _CDS_LANE.get()
     except LookupError:
-        calls = [0, 0]
-        _CDS_CALLS.set(calls)
-        return calls
+        _CDS_LANE.set(_CdsLane())
+        return _CDS_LANE.get()
 
 
 async def on_cds(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    lane, calls, others = _cds_lane(), _cds_calls(), anyio.to_thread.current_default_thread_limiter()
-    calls[0] += 1
-    if calls[0] == 1:   # the first CDS call: the other lane takes no new thread beyond one
-        calls[1], others.total_tokens = int(others.total_tokens), 1
+    lane, others = _cds_lane(), anyio.to_thread.current_default_thread_limiter()
+    lane.calls += 1
+    if lane.calls == 1:   # the first CDS call: the other lane takes no new thread beyond one
+        lane.others_width, others.total_tokens = int(others.total_tokens), 1
     try:
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=lane)
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=lane.threads)
     finally:
-        calls[0] -= 1
-        if calls[0] == 0:   # the last one answered: the other lane widens again (its waiters start at once)
-            others.total_tokens = calls[1]
+        lane.calls -= 1
+        if lane.calls == 0:   # the last one answered: the other lane widens again (its waiters start at once)
+            others.total_tokens = lane.others_width
 
 
 async def on_writer(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -112,11 +112,16 @@ def principal(request: Request) -> auth.Principal:
 
 
 def _register(request: Request):
-    reg = getattr(request.app.state, "register", None)
+    return register_of(request.app)
+
+
+def register_of(app: Any):
+    """The app's one Register, opened on first use (or by the serving app's warm-up, engine/service/warm.py)."""
+    reg = getattr(app.state, "register", None)
     if reg is None:
         from engine.register.store import Register
 
-        reg = request.app.state.register = Register(suite=getattr(request.app.state, "suite", None))
+        reg = app.state.register = Register(suite=getattr(app.state, "suite", None))
     return reg
 
 

@@ -42,10 +42,11 @@ async def warm(app: FastAPI) -> dict[str, float]:
     from engine.service.pools import on_cpu, on_writer
 
     timings: dict[str, float] = {}
+    medicine = _sample_medicine()
     parts: list[tuple[str, Callable[[], Any], bool]] = [
         ("register", lambda: _open_register(app), True),
         ("templates", _compile_templates, False),
-        ("cds", lambda: _cds_parts(app), False),
+        ("cds", lambda: _cds_parts(app, medicine), False),
     ]
     for name, fn, writes in parts:
         t = time.perf_counter()
@@ -57,7 +58,7 @@ async def warm(app: FastAPI) -> dict[str, float]:
         timings[name] = time.perf_counter() - t
     t = time.perf_counter()
     try:
-        await _requests(app)
+        await _requests(app, medicine or "paracetamol")
     except Exception as exc:
         log.warning("warm-up requests failed (%s: %s)", type(exc).__name__, exc)
     timings["requests"] = time.perf_counter() - t
@@ -69,13 +70,12 @@ async def warm(app: FastAPI) -> dict[str, float]:
 def _open_register(app: FastAPI) -> None:
     """The register's engine made and its schema checked, as the register API would on its first call."""
     try:
-        from engine.register.store import Register
+        from engine.service.register_api import register_of
     except ImportError:   # the register extra is not installed: its API is not mounted either
         return
     from sqlalchemy.orm import configure_mappers
 
-    if getattr(app.state, "register", None) is None:
-        app.state.register = Register(suite=app.state.suite)
+    register_of(app)
     configure_mappers()
 
 
@@ -89,20 +89,21 @@ def _compile_templates() -> None:
 
 
 def _sample_medicine() -> str | None:
+    """The formulary's first medicine, to look up and order in the warm-up (None: an empty formulary)."""
     from engine.formulary.lookup import SERVICE_RECHECK, Index
 
     entries = Index.for_formulary(recheck=SERVICE_RECHECK).entries
     return str(entries[0]["medicine"]) if entries else None
 
 
-def _cds_parts(app: FastAPI) -> None:
+def _cds_parts(app: FastAPI, medicine: str | None) -> None:
     """What a CDS call does after its JWT is verified, on a sample order; and the trusted keys built."""
     from engine.service import cds_auth
     from engine.service.cards import cards_for
     from engine.service.cds import HookRequest
 
-    medicine = _sample_medicine()
-    if medicine is None:
+    cds_auth.prepare_keys()
+    if medicine is None:   # an empty formulary: no order to judge
         return
     context = {"userId": "Practitioner/warm", "patientId": "warm", "draftOrders": {
         "resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
@@ -111,16 +112,14 @@ def _cds_parts(app: FastAPI) -> None:
     HookRequest.model_validate({"hook": "order-sign", "hookInstance": "warm", "context": context})
     cards_for(context, {"patient": {"resourceType": "Patient", "id": "warm"}}, app.state.suite,
               "http://127.0.0.1", dt.date.today(), None)
-    cds_auth.prepare_keys()
 
 
-async def _requests(app: FastAPI) -> None:
+async def _requests(app: FastAPI, medicine: str) -> None:
     """One request of each read-only kind, in process: the pages, the medicine look-up, each policy's
     evaluation (its compiled rules) and discovery. Not a CDS call: without a trusted JWT it would be
     refused, or in development mode logged as accepted without one (its parts are warmed directly)."""
     import httpx
 
-    medicine = _sample_medicine() or "paracetamol"
     gets = ["/", "/policies", f"/medicines?q={medicine}", f"/api/medicines?q={medicine}", "/api/policies",
             "/cds-services"]
     transport = httpx.ASGITransport(app=app)
